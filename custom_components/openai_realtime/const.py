@@ -1,0 +1,145 @@
+"""Constants for the OpenAI Realtime integration."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+DOMAIN: Final = "openai_realtime"
+LOGGER = logging.getLogger(__package__)
+
+# --- config entry data (connection) -------------------------------------------------
+CONF_API_KEY: Final = "api_key"
+CONF_ENDPOINT_KIND: Final = "endpoint_kind"
+CONF_BASE_URL: Final = "base_url"
+CONF_AZURE_RESOURCE: Final = "azure_resource"
+CONF_AZURE_DEPLOYMENT: Final = "azure_deployment"
+CONF_AZURE_API_VERSION: Final = "azure_api_version"
+CONF_DIALECT: Final = "dialect"
+
+ENDPOINT_OPENAI: Final = "openai"
+ENDPOINT_AZURE: Final = "azure"
+ENDPOINT_CUSTOM: Final = "custom"
+ENDPOINT_KINDS: Final = [ENDPOINT_OPENAI, ENDPOINT_AZURE, ENDPOINT_CUSTOM]
+
+DIALECT_GA: Final = "ga"
+DIALECT_BETA: Final = "beta"
+
+OPENAI_BASE_URL: Final = "https://api.openai.com/v1"
+# Empty api-version selects Azure's GA route (/openai/v1/realtime?model=...).
+DEFAULT_AZURE_API_VERSION: Final = ""
+
+# --- options (behaviour) ------------------------------------------------------------
+CONF_MODEL: Final = "model"
+CONF_VOICE: Final = "voice"
+CONF_PROMPT: Final = "prompt"
+CONF_LLM_HASS_API: Final = "llm_hass_api"
+CONF_TEMPERATURE: Final = "temperature"
+CONF_MAX_OUTPUT_TOKENS: Final = "max_output_tokens"
+CONF_TURN_DETECTION: Final = "turn_detection"
+CONF_VAD_THRESHOLD: Final = "vad_threshold"
+CONF_VAD_PREFIX_PADDING_MS: Final = "vad_prefix_padding_ms"
+CONF_VAD_SILENCE_MS: Final = "vad_silence_duration_ms"
+CONF_VAD_EAGERNESS: Final = "vad_eagerness"
+CONF_TRANSCRIPTION_MODEL: Final = "transcription_model"
+CONF_IDLE_TIMEOUT: Final = "idle_timeout"
+CONF_EAGER_RESPONSE: Final = "eager_response"
+CONF_PRICES: Final = "prices"
+
+TURN_DETECTION_SERVER_VAD: Final = "server_vad"
+TURN_DETECTION_SEMANTIC_VAD: Final = "semantic_vad"
+TURN_DETECTION_OFF: Final = "off"
+TURN_DETECTION_KINDS: Final = [
+    TURN_DETECTION_SERVER_VAD,
+    TURN_DETECTION_SEMANTIC_VAD,
+    TURN_DETECTION_OFF,
+]
+VAD_EAGERNESS: Final = ["auto", "low", "medium", "high"]
+
+MODEL_GPT_REALTIME: Final = "gpt-realtime"
+# GA models first; the preview models were shut down by OpenAI on 2026-05-07 and only
+# live on in compatible servers (they imply the beta dialect).
+MODELS: Final = [
+    MODEL_GPT_REALTIME,
+    "gpt-realtime-mini",
+    "gpt-4o-realtime-preview",
+    "gpt-4o-realtime-preview-2024-12-17",
+    "gpt-4o-mini-realtime-preview",
+]
+BETA_MODEL_PREFIXES: Final = ("gpt-4o-realtime-preview", "gpt-4o-mini-realtime-preview")
+
+VOICES_BETA: Final = [
+    "alloy",
+    "ash",
+    "ballad",
+    "coral",
+    "echo",
+    "sage",
+    "shimmer",
+    "verse",
+]
+VOICES_GA: Final = [*VOICES_BETA, "marin", "cedar"]
+
+TRANSCRIPTION_MODELS: Final = [
+    "gpt-4o-mini-transcribe",
+    "gpt-4o-transcribe",
+    "whisper-1",
+]
+
+DEFAULT_MODEL: Final = MODEL_GPT_REALTIME
+DEFAULT_VOICE: Final = "marin"
+DEFAULT_PROMPT: Final = (
+    "You are a voice assistant for Home Assistant. Answer in plain, short sentences "
+    "that sound natural when spoken. Today is {{ now().strftime('%A, %B %d, %Y') }}."
+)
+DEFAULT_TEMPERATURE: Final = 0.8
+DEFAULT_MAX_OUTPUT_TOKENS: Final = 1024
+DEFAULT_TURN_DETECTION: Final = TURN_DETECTION_SERVER_VAD
+DEFAULT_VAD_THRESHOLD: Final = 0.5
+DEFAULT_VAD_PREFIX_PADDING_MS: Final = 300
+DEFAULT_VAD_SILENCE_MS: Final = 500
+DEFAULT_VAD_EAGERNESS: Final = "auto"
+DEFAULT_TRANSCRIPTION_MODEL: Final = "gpt-4o-mini-transcribe"
+DEFAULT_IDLE_TIMEOUT: Final = 300  # seconds a conversation's session stays warm
+DEFAULT_EAGER_RESPONSE: Final = True
+
+# USD per 1M tokens: text in, cached text in, text out, audio in, cached audio in,
+# audio out. Editable in the options; a model without prices has "unknown" cost.
+PRICE_FIELDS: Final = (
+    "text_in",
+    "cached_text_in",
+    "text_out",
+    "audio_in",
+    "cached_audio_in",
+    "audio_out",
+)
+DEFAULT_PRICES: Final[dict[str, dict[str, float]]] = {
+    "gpt-realtime": dict(zip(PRICE_FIELDS, (4, 0.4, 16, 32, 0.4, 64), strict=True)),
+    "gpt-realtime-mini": dict(
+        zip(PRICE_FIELDS, (0.6, 0.06, 2.4, 10, 0.3, 20), strict=True)
+    ),
+    "gpt-4o-realtime-preview-2024-12-17": dict(
+        zip(PRICE_FIELDS, (5, 2.5, 20, 40, 2.5, 80), strict=True)
+    ),
+    "gpt-4o-realtime-preview": dict(
+        zip(PRICE_FIELDS, (5, 2.5, 20, 100, 20, 200), strict=True)
+    ),
+    "gpt-4o-mini-realtime-preview": dict(
+        zip(PRICE_FIELDS, (0.6, 0.3, 2.4, 10, 0.3, 20), strict=True)
+    ),
+}
+
+# Bounded wait for the handshake + session.created when validating credentials.
+CONNECT_TIMEOUT: Final = 10.0
+
+EVENT_TURN: Final = "openai_realtime_turn"
+
+
+def dialect_for_model(model: str) -> str:
+    """Return the protocol dialect a model speaks (retired previews speak beta)."""
+    return DIALECT_BETA if model.startswith(BETA_MODEL_PREFIXES) else DIALECT_GA
+
+
+def voices_for_dialect(dialect: str) -> list[str]:
+    """Return the valid voices for a dialect."""
+    return VOICES_GA if dialect == DIALECT_GA else VOICES_BETA

@@ -1,0 +1,67 @@
+"""Typed failures of a realtime connection or session.
+
+Callers map these onto user-facing outcomes (reauth, retry later, plain-words error)
+without parsing messages.
+"""
+
+from __future__ import annotations
+
+
+class RealtimeError(Exception):
+    """Base class for every failure this library raises."""
+
+
+class CannotConnectError(RealtimeError):
+    """The endpoint could not be reached or refused the handshake (not an auth issue)."""
+
+
+class AuthenticationError(RealtimeError):
+    """The endpoint rejected the credentials (HTTP 401/403, invalid_api_key)."""
+
+
+class RateLimitedError(RealtimeError):
+    """The endpoint answered 429: too many requests or out of quota."""
+
+
+class BetaApiDisabledError(RealtimeError):
+    """The server no longer serves the beta dialect (OpenAI since 2026-05-12)."""
+
+
+class ConnectionLostError(RealtimeError):
+    """The websocket closed or broke while the session was in use."""
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        """Keep the websocket close code for diagnostics."""
+        super().__init__(message)
+        self.code = code
+
+
+class SessionExpiredError(ConnectionLostError):
+    """The server ended the session at its maximum duration."""
+
+
+class ServerError(RealtimeError):
+    """The server answered a request with an `error` event or a failed response."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        error_type: str | None = None,
+        param: str | None = None,
+    ) -> None:
+        """Keep the server's code and parameter so callers can branch on them."""
+        super().__init__(f"{message} (code={code})" if code else message)
+        self.server_message = message
+        self.code = code
+        self.error_type = error_type
+        self.param = param
+
+
+class TranscriptionFailedError(RealtimeError):
+    """The input audio could not be transcribed."""
+
+
+class ProtocolError(RealtimeError):
+    """The server sent something this library cannot make sense of."""
