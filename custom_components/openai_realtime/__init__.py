@@ -1,1 +1,64 @@
-"""OpenAI Realtime for Home Assistant."""
+"""OpenAI Realtime for Home Assistant: speech-to-speech through the Assist pipeline."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import Platform
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+
+from .bridge.endpoints import async_check_endpoint
+from .bridge.runtime import RealtimeRuntime
+from .const import CONF_MODEL, DEFAULT_MODEL, DOMAIN
+from .realtime.errors import AuthenticationError, RealtimeError
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+
+PLATFORMS: list[Platform] = [Platform.CONVERSATION, Platform.STT, Platform.TTS]
+
+type OpenAIRealtimeConfigEntry = ConfigEntry[RealtimeRuntime]
+
+
+async def async_setup_entry(
+    hass: HomeAssistant, entry: OpenAIRealtimeConfigEntry
+) -> bool:
+    """Check the endpoint, then set up the platforms that share the runtime."""
+    http = async_get_clientsession(hass)
+    model = str(entry.options.get(CONF_MODEL, DEFAULT_MODEL))
+    try:
+        await async_check_endpoint(http, entry.data, model)
+    except AuthenticationError as err:
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="invalid_auth"
+        ) from err
+    except RealtimeError as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="cannot_connect",
+            translation_placeholders={"error": str(err)},
+        ) from err
+
+    entry.runtime_data = RealtimeRuntime(hass, entry, http)
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
+    return True
+
+
+async def async_unload_entry(
+    hass: HomeAssistant, entry: OpenAIRealtimeConfigEntry
+) -> bool:
+    """Unload platforms and close every realtime session and task."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        await entry.runtime_data.async_close()
+    return unloaded
+
+
+async def _async_options_updated(
+    hass: HomeAssistant, entry: OpenAIRealtimeConfigEntry
+) -> None:
+    """Options shape every session (model, voice, tools): start afresh."""
+    await hass.config_entries.async_reload(entry.entry_id)

@@ -272,9 +272,18 @@ def response_create(
     modalities: tuple[Modality, ...] | None = None,
     instructions: str | None = None,
     metadata: Mapping[str, str] | None = None,
+    out_of_band_input: list[JsonDict] | None = None,
 ) -> JsonDict:
-    """Build `response.create` with per-response overrides."""
+    """Build `response.create` with per-response overrides.
+
+    `out_of_band_input` makes a response outside the conversation
+    (`conversation: "none"`) over just those items: nothing is added to the
+    session's context (used to read arbitrary text aloud).
+    """
     response: JsonDict = {}
+    if out_of_band_input is not None:
+        response["conversation"] = "none"
+        response["input"] = out_of_band_input
     if modalities is not None:
         audio = "audio" in modalities
         if dialect == "ga":

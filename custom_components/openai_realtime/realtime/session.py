@@ -333,6 +333,7 @@ class RealtimeSession:
         *,
         modalities: tuple[ev.Modality, ...] | None = None,
         instructions: str | None = None,
+        out_of_band_input: list[dict[str, Any]] | None = None,
     ) -> ResponseStream:
         """Ask for a response; returns its stream at once (events follow)."""
         ref = f"{self._ref_prefix}-{next(self._refs)}"
@@ -342,6 +343,7 @@ class RealtimeSession:
             modalities=modalities,
             instructions=instructions,
             metadata={_REF_KEY: ref},
+            out_of_band_input=out_of_band_input,
         )
         event_id = event["event_id"] = self.connection.next_event_id()
         self._state.pending[ref] = stream

@@ -1,0 +1,1 @@
+"""The bridge between Home Assistant and the realtime protocol library."""

@@ -1,0 +1,170 @@
+"""One realtime session per HA conversation, kept warm between turns.
+
+The context lives in the server-side session, so follow-up turns reuse it. A
+session that dropped or expired is reopened and the recent turns are replayed as
+text items. Idle sessions close after the configured timeout; unload closes all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.event import async_call_later
+
+from ..realtime.session import HistoryEntry, RealtimeSession
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import aiohttp
+
+    from ..realtime.endpoint import Endpoint
+    from ..realtime.events import SessionConfig
+    from .voice import VoiceTurn
+
+_LOGGER = logging.getLogger(__name__)
+
+MAX_REPLAY_ENTRIES = 24  # recent items replayed into a reopened session
+
+
+def _replayable(history: list[HistoryEntry]) -> list[HistoryEntry]:
+    """The recent history, starting at a user turn so calls keep their outputs."""
+    recent = history[-MAX_REPLAY_ENTRIES:]
+    for index, entry in enumerate(recent):
+        if entry.kind == "user":
+            return recent[index:]
+    return []
+
+
+class ConversationSession:
+    """The realtime session behind one conversation id."""
+
+    def __init__(self, pool: SessionPool, conversation_id: str) -> None:
+        """Create an idle holder; `ensure()` opens the session."""
+        self.pool = pool
+        self.conversation_id = conversation_id
+        self.lock = asyncio.Lock()  # one turn at a time per conversation
+        self.session: RealtimeSession | None = None
+        self.config: SessionConfig | None = None
+        self.history: list[HistoryEntry] = []
+        self.opened = 0  # how many websockets this conversation has used
+        self.voice_turn: VoiceTurn | None = None  # heard by our STT, not yet answered
+        self._cancel_idle: Callable[[], None] | None = None
+
+    async def ensure(self, config: SessionConfig) -> RealtimeSession:
+        """Return a live session configured with `config`, (re)opening if needed."""
+        self._stop_idle_timer()
+        session = self.session
+        if session is not None and session.closed:
+            self.history = session.history
+            self.pool.forget(session)
+            session = self.session = None
+        if session is None:
+            session = await RealtimeSession.connect(
+                self.pool.http, self.pool.endpoint(), config
+            )
+            self.pool.track(session)
+            self.opened += 1
+            self.session, self.config = session, config
+            if replay := _replayable(self.history):
+                await session.replay(replay)
+        elif config != self.config:
+            await session.configure(config)
+            self.config = config
+        return session
+
+    def drop(self) -> None:
+        """Forget a broken session (keeping its history) so the next turn reopens."""
+        if self.session is not None:
+            self.history = self.session.history
+            self.pool.hass.async_create_task(self.pool.close_session(self.session))
+            self.session = None
+
+    @callback
+    def touch(self) -> None:
+        """Restart the idle timer after a turn."""
+        self._stop_idle_timer()
+        self._cancel_idle = async_call_later(
+            self.pool.hass, self.pool.idle_timeout, self._idle
+        )
+
+    def _stop_idle_timer(self) -> None:
+        if self._cancel_idle is not None:
+            self._cancel_idle()
+            self._cancel_idle = None
+
+    @callback
+    def _idle(self, _now: object) -> None:
+        self._cancel_idle = None
+        if self.lock.locked():
+            return  # a turn is running; it will touch() again
+        _LOGGER.debug("Closing idle session of conversation %s", self.conversation_id)
+        self.pool.discard(self.conversation_id)
+
+    async def close(self) -> None:
+        """Close the session and stop the timer."""
+        self._stop_idle_timer()
+        if self.session is not None:
+            session, self.session = self.session, None
+            await self.pool.close_session(session)
+
+
+class SessionPool:
+    """The conversation sessions of one config entry."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        http: aiohttp.ClientSession,
+        endpoint: Callable[[], Endpoint],
+        idle_timeout: float,
+    ) -> None:
+        """Keep what opening a session needs."""
+        self.hass = hass
+        self.http = http
+        self.endpoint = endpoint
+        self.idle_timeout = idle_timeout
+        self.conversations: dict[str, ConversationSession] = {}
+        self.open_sessions: set[RealtimeSession] = set()
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def get(self, conversation_id: str) -> ConversationSession:
+        """The holder for a conversation (created on first use)."""
+        if (conv := self.conversations.get(conversation_id)) is None:
+            conv = self.conversations[conversation_id] = ConversationSession(
+                self, conversation_id
+            )
+        return conv
+
+    def track(self, session: RealtimeSession) -> None:
+        """Remember an open session so unload can close it."""
+        self.open_sessions.add(session)
+
+    def forget(self, session: RealtimeSession) -> None:
+        """Stop tracking a session that is already closed."""
+        self.open_sessions.discard(session)
+
+    async def close_session(self, session: RealtimeSession) -> None:
+        """Close one session."""
+        self.open_sessions.discard(session)
+        await session.close()
+
+    @callback
+    def discard(self, conversation_id: str) -> None:
+        """Close and forget a conversation's session (idle timeout)."""
+        if (conv := self.conversations.pop(conversation_id, None)) is not None:
+            task = self.hass.async_create_task(conv.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    async def async_close(self) -> None:
+        """Close every session and timer (unload, shutdown)."""
+        conversations, self.conversations = list(self.conversations.values()), {}
+        await asyncio.gather(*(conv.close() for conv in conversations))
+        sessions, self.open_sessions = list(self.open_sessions), set()
+        await asyncio.gather(*(session.close() for session in sessions))
+        if self._closing:
+            await asyncio.gather(*self._closing)

@@ -1,0 +1,127 @@
+"""HA LLM tools <-> realtime function tools.
+
+Tool calls only ever run through the turn's own `llm.APIInstance` (so "exposed to
+Assist" is the law). This module converts the tool schemas for the Realtime API,
+keeps function names within what it accepts, and turns every failure of a tool call
+into an error result the model can read instead of an exception that ends the turn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import json
+import re
+from typing import Any
+
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import llm
+from voluptuous_openapi import convert
+
+from ..realtime.events import FunctionTool
+
+# The Realtime API accepts function names of 1-64 letters, digits, '_' and '-'.
+_NAME_OK = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_NAME_BAD_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
+MAX_DESCRIPTION = 1024  # longer descriptions are rejected (string_above_max_length)
+
+
+class InvalidToolArgumentsError(ValueError):
+    """The model sent arguments that are not a JSON object."""
+
+
+def _wire_name(name: str, taken: set[str]) -> str:
+    """A unique name the API accepts for an HA tool name."""
+    candidate = name if _NAME_OK.match(name) else _NAME_BAD_CHARS.sub("_", name)[:64]
+    base, n = candidate or "tool", 2
+    while candidate in taken:
+        suffix = f"_{n}"
+        candidate, n = base[: 64 - len(suffix)] + suffix, n + 1
+    return candidate
+
+
+def _parameters(tool: llm.Tool, serializer: Any) -> dict[str, Any]:
+    """JSON schema of a tool's voluptuous parameters, as an object schema."""
+    schema: dict[str, Any] = convert(tool.parameters, custom_serializer=serializer)
+    if schema.get("type") != "object":
+        schema = {"type": "object", "properties": {}}
+    schema.setdefault("properties", {})
+    return schema
+
+
+@dataclass
+class ToolSet:
+    """The function tools of one API instance, with names mapped both ways."""
+
+    tools: tuple[FunctionTool, ...] = ()
+    to_ha: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_api(cls, api: llm.APIInstance | None) -> ToolSet:
+        """Convert every tool of `api` (none if no API is configured)."""
+        if api is None:
+            return cls()
+        tools: list[FunctionTool] = []
+        to_ha: dict[str, str] = {}
+        for tool in api.tools:
+            name = _wire_name(tool.name, set(to_ha))
+            to_ha[name] = tool.name
+            description = (tool.description or tool.name)[:MAX_DESCRIPTION]
+            tools.append(
+                FunctionTool(
+                    name, description, _parameters(tool, api.custom_serializer)
+                )
+            )
+        return cls(tuple(tools), to_ha)
+
+    def tool_input(self, call_id: str, name: str, arguments: str) -> llm.ToolInput:
+        """The HA tool input for a function call; raises InvalidToolArgumentsError."""
+        try:
+            args = json.loads(arguments or "{}")
+        except ValueError as err:
+            raise InvalidToolArgumentsError(
+                f"Arguments are not valid JSON: {err}"
+            ) from err
+        if not isinstance(args, dict):
+            raise InvalidToolArgumentsError("Arguments must be a JSON object")
+        return llm.ToolInput(
+            id=call_id, tool_name=self.to_ha.get(name, name), tool_args=args
+        )
+
+
+class SafeAPIInstance(llm.APIInstance):
+    """An API instance (possibly several merged) whose tool calls never raise.
+
+    HA's chat log turns only HomeAssistantError and vol.Invalid into error results;
+    anything else would end the turn. Here every failure becomes a
+    HomeAssistantError naming the problem, which the chat log hands to the model.
+    """
+
+    def __init__(self, instances: list[llm.APIInstance]) -> None:
+        """Merge instances: the first one's API and context, everyone's tools."""
+        first = instances[0]
+        self._owners: dict[str, llm.APIInstance] = {}
+        tools: list[llm.Tool] = []
+        for instance in instances:
+            for tool in instance.tools:
+                if tool.name not in self._owners:
+                    self._owners[tool.name] = instance
+                    tools.append(tool)
+        super().__init__(
+            api=first.api,
+            api_prompt="\n".join(i.api_prompt for i in instances if i.api_prompt),
+            llm_context=first.llm_context,
+            tools=tools,
+            custom_serializer=first.custom_serializer,
+        )
+
+    async def async_call_tool(self, tool_input: llm.ToolInput) -> Any:
+        """Call the tool through the API that offers it; failures become errors."""
+        owner = self._owners.get(tool_input.tool_name)
+        if owner is None:
+            raise HomeAssistantError(f"Tool {tool_input.tool_name} not found")
+        try:
+            return await owner.async_call_tool(tool_input)
+        except HomeAssistantError:
+            raise
+        except Exception as err:
+            raise HomeAssistantError(f"{type(err).__name__}: {err}") from err

@@ -1,0 +1,197 @@
+"""One spoken turn as one realtime turn: STT -> agent -> TTS of one pipeline run.
+
+The STT entity streams the satellite's audio into the conversation's warm session,
+commits at end of speech and (eager response) asks for the spoken answer at once.
+It sets `current_turn`, a ContextVar: the pipeline awaits STT, the agent and TTS
+inside one task, so the agent and the TTS engine see the same `VoiceTurn`. The agent
+then answers from the response already under way and forwards its audio to
+`VoiceTurn.audio`, which the TTS entity streams to the satellite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextvars import ContextVar
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from ..realtime import audio as pcm
+from ..realtime.errors import RealtimeError, ServerError, TranscriptionFailedError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterable, AsyncIterator
+
+    from ..realtime.session import RealtimeSession, ResponseStream
+    from .pool import ConversationSession
+
+_LOGGER = logging.getLogger(__name__)
+
+current_turn: ContextVar[VoiceTurn | None] = ContextVar(
+    "openai_realtime_voice_turn", default=None
+)
+
+SEND_FRAME_MS = 100  # audio goes to the server in 100 ms events, not HA's tiny chunks
+TRANSCRIPT_TIMEOUT = 15.0
+LINK_WINDOW = 30.0  # seconds a turn may wait for its agent before it is abandoned
+MIN_SPEECH_MS = 100  # the API rejects commits of less audio than this
+
+
+class SpeechError(Exception):
+    """The spoken turn produced no usable transcript."""
+
+
+class AudioBuffer:
+    """The model's audio of one turn, written by the agent and read by TTS."""
+
+    def __init__(self) -> None:
+        """Start empty and open."""
+        self.chunks: list[bytes] = []
+        self.finished = False
+        self._changed = asyncio.Event()
+
+    def append(self, chunk: bytes) -> None:
+        """Add audio (session rate PCM16)."""
+        if chunk and not self.finished:
+            self.chunks.append(chunk)
+            self._changed.set()
+
+    def finish(self) -> None:
+        """No more audio will come."""
+        self.finished = True
+        self._changed.set()
+
+    async def iterate(self) -> AsyncIterator[bytes]:
+        """Every chunk from the start, waiting for more until finished."""
+        index = 0
+        while True:
+            while index < len(self.chunks):
+                yield self.chunks[index]
+                index += 1
+            if self.finished:
+                return
+            self._changed.clear()
+            await self._changed.wait()
+
+
+class VoiceTurn:
+    """The state one pipeline run shares between our STT, agent and TTS."""
+
+    def __init__(self, conv: ConversationSession, session: RealtimeSession) -> None:
+        """A turn on a conversation's (warm) session."""
+        self.conv = conv
+        self.session = session
+        self.item_id: str | None = None
+        self.transcript: str | None = None
+        self.stream: ResponseStream | None = None  # the eager response, if asked
+        self.claimed = False  # the agent answered from this turn
+        self.audio = AudioBuffer()
+        self.speech_ended_at: float | None = None
+        self.first_audio_at: float | None = None
+        self._abandon: asyncio.TimerHandle | None = None
+
+    @property
+    def pending(self) -> bool:
+        """Waiting for its agent (not claimed, not abandoned)."""
+        return not self.claimed and not self.audio.finished
+
+    def matches(self, text: str) -> bool:
+        """Fallback link: same transcript, recent enough."""
+        if self.transcript is None or self.speech_ended_at is None:
+            return False
+        fresh = time.monotonic() - self.speech_ended_at < LINK_WINDOW
+        return fresh and _norm(self.transcript) == _norm(text)
+
+    def claim(self) -> None:
+        """The agent takes over the turn."""
+        self.claimed = True
+        self._stop_timer()
+
+    def schedule_abandon(self) -> None:
+        """Cancel the response if no agent claims this turn in time."""
+        self._stop_timer()
+        loop = asyncio.get_running_loop()
+        self._abandon = loop.call_later(
+            LINK_WINDOW, lambda: loop.create_task(self.abandon("no agent claimed it"))
+        )
+
+    def _stop_timer(self) -> None:
+        if self._abandon is not None:
+            self._abandon.cancel()
+            self._abandon = None
+
+    async def abandon(self, why: str) -> None:
+        """Stop the response (HA answered locally, or nobody came): no more billing."""
+        self._stop_timer()
+        if self.claimed or self.audio.finished:
+            return
+        _LOGGER.debug("Cancelling the realtime response of a voice turn: %s", why)
+        self.audio.finish()
+        if self.conv.voice_turn is self:
+            self.conv.voice_turn = None
+        if self.stream is not None and not self.stream.finished:
+            try:
+                await self.session.cancel_response(self.stream)
+            except RealtimeError as err:
+                _LOGGER.debug("Cancel failed: %s", err)
+
+
+def _norm(text: str) -> str:
+    return " ".join(
+        "".join(c for c in text.lower() if c.isalnum() or c.isspace()).split()
+    )
+
+
+async def async_stream_audio(
+    session: RealtimeSession,
+    stream: AsyncIterable[bytes],
+    rate: int,
+    channels: int,
+) -> int:
+    """Resample HA's audio to the session rate and send it in 100 ms events.
+
+    Returns the milliseconds of audio sent. Odd-sized chunks are fine: the
+    resampler carries partial samples over.
+    """
+    resampler = pcm.StreamResampler(rate, pcm.SESSION_RATE, channels)
+    chunker = pcm.FrameChunker(pcm.bytes_for_ms(SEND_FRAME_MS))
+    sent = 0
+    async for chunk in stream:
+        for frame in chunker.push(resampler.process(chunk)):
+            await session.append_audio(frame)
+            sent += len(frame)
+    rest = resampler.flush()
+    tail = b"".join(chunker.push(rest)) + chunker.flush()
+    if tail:
+        await session.append_audio(tail)
+        sent += len(tail)
+    return int(pcm.duration_ms(sent))
+
+
+async def async_finish_speech(turn: VoiceTurn, sent_ms: int, eager: bool) -> str:
+    """Commit the user's audio, ask for the answer (eager), return the transcript.
+
+    Raises SpeechError, after cancelling any response, when there is no speech or it
+    cannot be transcribed.
+    """
+    session = turn.session
+    turn.speech_ended_at = time.monotonic()
+    if sent_ms < MIN_SPEECH_MS:
+        await session.clear_audio()
+        raise SpeechError("No audio was received")
+    commit = session.start_commit()
+    if eager:
+        turn.stream = await session.create_response(modalities=("audio",))
+    try:
+        turn.item_id = await commit
+        turn.transcript = await session.wait_transcript(
+            turn.item_id, timeout=TRANSCRIPT_TIMEOUT
+        )
+    except (TranscriptionFailedError, ServerError, TimeoutError) as err:
+        await turn.abandon(f"no transcript: {err}")
+        raise SpeechError(str(err)) from err
+    if not turn.transcript.strip():
+        await turn.abandon("empty transcript")
+        raise SpeechError("Nothing was said")
+    turn.schedule_abandon()
+    return turn.transcript

@@ -1,0 +1,291 @@
+"""Config flow: user steps, errors, duplicates, reauth, reconfigure, options."""
+
+from __future__ import annotations
+
+from typing import Any
+from unittest.mock import patch
+
+import custom_components.openai_realtime  # noqa: F401
+from custom_components.openai_realtime.const import (
+    CONF_API_KEY,
+    CONF_AZURE_API_VERSION,
+    CONF_AZURE_DEPLOYMENT,
+    CONF_AZURE_RESOURCE,
+    CONF_BASE_URL,
+    CONF_ENDPOINT_KIND,
+    CONF_LLM_HASS_API,
+    CONF_MODEL,
+    CONF_PRICES,
+    CONF_PROMPT,
+    CONF_VOICE,
+    DOMAIN,
+    ENDPOINT_AZURE,
+    ENDPOINT_CUSTOM,
+)
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from homeassistant import config_entries
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.setup import async_setup_component
+from realtime_emulator import RealtimeEmulator
+
+from ..conftest import API_KEY, entry_data
+
+pytestmark = pytest.mark.usefixtures("enable_custom_integrations")
+
+
+async def _start_custom(hass: HomeAssistant) -> dict[str, Any]:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.MENU
+    return await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": ENDPOINT_CUSTOM}
+    )
+
+
+async def test_custom_endpoint_success(
+    hass: HomeAssistant, emulator: RealtimeEmulator
+) -> None:
+    """A working base URL and key create an entry with default options."""
+    result = await _start_custom(hass)
+    assert result["type"] is FlowResultType.FORM
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_BASE_URL: emulator.base_url + "/", CONF_API_KEY: API_KEY}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == {
+        CONF_ENDPOINT_KIND: ENDPOINT_CUSTOM,
+        CONF_BASE_URL: emulator.base_url,
+        CONF_API_KEY: API_KEY,
+    }
+    assert result["options"][CONF_MODEL] == "gpt-realtime"
+    assert result["options"][CONF_LLM_HASS_API] == ["assist"]
+    # The check opened one realtime session and closed it; no response was asked.
+    assert len(emulator.sessions) == 1
+    assert not any(e["type"] == "response.create" for e in emulator.received)
+
+
+async def test_azure_endpoint_success(
+    hass: HomeAssistant, emulator: RealtimeEmulator
+) -> None:
+    """Azure's GA route with an api-key header, served by the emulator."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": ENDPOINT_AZURE}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            CONF_AZURE_RESOURCE: emulator.url,
+            CONF_AZURE_DEPLOYMENT: "gpt-realtime",
+            CONF_AZURE_API_VERSION: "",
+            CONF_API_KEY: API_KEY,
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Azure OpenAI Realtime (gpt-realtime)"
+    assert emulator.sessions[0].dialect == "ga"
+
+
+@pytest.mark.parametrize(
+    ("base_url", "api_key", "error"),
+    [
+        (None, "sk-wrong", "invalid_auth"),
+        ("http://127.0.0.1:9/v1", API_KEY, "cannot_connect"),
+        ("not a url", API_KEY, "invalid_url"),
+    ],
+)
+async def test_custom_endpoint_errors(
+    hass: HomeAssistant,
+    emulator: RealtimeEmulator,
+    base_url: str | None,
+    api_key: str,
+    error: str,
+) -> None:
+    """Each failure shows on the form and stores nothing; a retry can succeed."""
+    result = await _start_custom(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {CONF_BASE_URL: base_url or emulator.base_url, CONF_API_KEY: api_key},
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": error}
+    assert not hass.config_entries.async_entries(DOMAIN)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_BASE_URL: emulator.base_url, CONF_API_KEY: API_KEY}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_rate_limited_is_cannot_connect(
+    hass: HomeAssistant, emulator: RealtimeEmulator
+) -> None:
+    """A 429 at the handshake is reported as cannot_connect."""
+    emulator.options.handshake_status = 429
+    result = await _start_custom(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_BASE_URL: emulator.base_url, CONF_API_KEY: API_KEY}
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+
+
+async def test_unexpected_error_is_unknown(
+    hass: HomeAssistant, emulator: RealtimeEmulator
+) -> None:
+    """A bug while checking shows `unknown`, not a stack trace."""
+    result = await _start_custom(hass)
+    with patch(
+        "custom_components.openai_realtime.config_flow.async_check_endpoint",
+        side_effect=RuntimeError("boom"),
+    ):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_BASE_URL: emulator.base_url, CONF_API_KEY: API_KEY}
+        )
+    assert result["errors"] == {"base": "unknown"}
+
+
+async def test_duplicate_aborts(
+    hass: HomeAssistant, emulator: RealtimeEmulator, config_entry: MockConfigEntry
+) -> None:
+    """The same endpoint and key cannot be added twice."""
+    result = await _start_custom(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_BASE_URL: emulator.base_url, CONF_API_KEY: API_KEY}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_reauth(hass: HomeAssistant, emulator: RealtimeEmulator) -> None:
+    """A rejected key at setup starts reauth; a good key fixes and reloads."""
+    assert await async_setup_component(hass, "conversation", {})
+    entry = MockConfigEntry(domain=DOMAIN, data=entry_data(emulator, "sk-revoked"))
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is config_entries.ConfigEntryState.SETUP_ERROR
+
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert len(flows) == 1
+    assert flows[0]["context"]["source"] == config_entries.SOURCE_REAUTH
+    flow_id = flows[0]["flow_id"]
+
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_API_KEY: "sk-still-wrong"}
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_API_KEY: API_KEY}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert entry.data[CONF_API_KEY] == API_KEY
+    assert entry.state is config_entries.ConfigEntryState.LOADED
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reconfigure(
+    hass: HomeAssistant, emulator: RealtimeEmulator, config_entry: MockConfigEntry
+) -> None:
+    """Reconfigure changes the endpoint in place; an empty key keeps the old one."""
+    second = RealtimeEmulator()
+    await second.start()
+    try:
+        result = await config_entry.start_reconfigure_flow(hass)
+        assert result["type"] is FlowResultType.FORM
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_BASE_URL: "http://127.0.0.1:9/v1"}
+        )
+        assert result["errors"] == {"base": "cannot_connect"}
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_BASE_URL: second.base_url}
+        )
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "reconfigure_successful"
+        assert config_entry.data[CONF_BASE_URL] == second.base_url
+        assert config_entry.data[CONF_API_KEY] == API_KEY
+        assert len(second.sessions) == 1
+    finally:
+        await second.stop()
+
+
+async def test_options(hass: HomeAssistant, setup_integration: MockConfigEntry) -> None:
+    """Valid options are stored, with prices per model; the entry reloads."""
+    entry = setup_integration
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    schema_keys = {str(key) for key in result["data_schema"].schema}
+    assert {"model", "voice", "prompt", "llm_hass_api", "turn_detection"} <= schema_keys
+
+    user_input = _options_input(
+        model="my-custom-realtime", voice="cedar", prices=[1, 0.1, 2, 3, 0.3, 4]
+    )
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], user_input
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.options[CONF_MODEL] == "my-custom-realtime"
+    assert entry.options[CONF_PRICES]["my-custom-realtime"]["audio_out"] == 4
+    assert entry.state is config_entries.ConfigEntryState.LOADED
+
+
+@pytest.mark.parametrize(
+    ("changes", "errors"),
+    [
+        ({"model": "gpt-4o-realtime-preview", "voice": "marin"}, {"voice": "invalid_voice"}),
+        ({"voice": "nobody"}, {"voice": "invalid_voice"}),
+        ({"prompt": "{{ unclosed"}, {"prompt": "invalid_template"}),
+        ({"model": "  "}, {"model": "invalid_model"}),
+        ({"price_text_in": 1.0}, {"base": "incomplete_prices"}),
+    ],
+)
+async def test_options_invalid(
+    hass: HomeAssistant,
+    setup_integration: MockConfigEntry,
+    changes: dict[str, Any],
+    errors: dict[str, str],
+) -> None:
+    """Invalid combinations come back as form errors; nothing is stored."""
+    entry = setup_integration
+    before = dict(entry.options)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    user_input = _options_input() | changes
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], user_input
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == errors
+    assert dict(entry.options) == before
+
+
+def _options_input(
+    model: str = "gpt-realtime", voice: str = "marin", prices: list[float] | None = None
+) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        CONF_MODEL: model,
+        CONF_VOICE: voice,
+        CONF_PROMPT: "You are a helpful house.",
+        CONF_LLM_HASS_API: ["assist"],
+        "temperature": 0.8,
+        "max_output_tokens": 512,
+        "turn_detection": "server_vad",
+        "vad_threshold": 0.5,
+        "vad_prefix_padding_ms": 300,
+        "vad_silence_duration_ms": 500,
+        "vad_eagerness": "auto",
+        "transcription_model": "gpt-4o-mini-transcribe",
+        "idle_timeout": 120,
+        "eager_response": True,
+    }
+    fields = ("text_in", "cached_text_in", "text_out", "audio_in", "cached_audio_in", "audio_out")
+    for name, price in zip(fields, prices or [], strict=False):
+        values[f"price_{name}"] = price
+    return values

@@ -1,0 +1,294 @@
+"""The conversation agent against the emulator: turns, tools, errors, sessions."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+import json
+from typing import Any
+from unittest.mock import patch
+
+import custom_components.openai_realtime  # noqa: F401
+from custom_components.openai_realtime.const import CONF_IDLE_TIMEOUT, CONF_LLM_HASS_API, EVENT_TURN
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    async_fire_time_changed,
+)
+import voluptuous as vol
+
+from homeassistant.components import conversation
+from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.helpers import intent, llm
+from homeassistant.helpers.chat_session import async_get_chat_session
+from homeassistant.util import dt as dt_util
+from realtime_emulator import RealtimeEmulator
+from realtime_emulator.brain import Rule, ScriptedBrain
+
+AGENT = "conversation.realtime_emulator"
+
+
+@pytest.fixture
+async def house(hass: HomeAssistant) -> None:
+    """Demo lights (Kitchen Lights, Ceiling Lights …) set up from a demo entry."""
+    entry = MockConfigEntry(domain="demo")
+    entry.add_to_hass(hass)
+    with patch(
+        "homeassistant.components.demo.COMPONENTS_WITH_CONFIG_ENTRY_DEMO_PLATFORM",
+        ["light"],
+    ):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+
+
+async def _say(
+    hass: HomeAssistant, text: str, conversation_id: str | None = None
+) -> conversation.ConversationResult:
+    return await conversation.async_converse(
+        hass, text, conversation_id, Context(), language="en", agent_id=AGENT
+    )
+
+
+def _speech(result: conversation.ConversationResult) -> str:
+    return str(result.response.speech["plain"]["speech"])
+
+
+def _sent(emulator: RealtimeEmulator, event_type: str) -> list[dict[str, Any]]:
+    return [e for e in emulator.received if e["type"] == event_type]
+
+
+def _outputs(emulator: RealtimeEmulator) -> list[dict[str, Any]]:
+    return [
+        json.loads(e["item"]["output"])
+        for e in _sent(emulator, "conversation.item.create")
+        if e["item"]["type"] == "function_call_output"
+    ]
+
+
+@pytest.mark.usefixtures("setup_integration")
+async def test_typed_turn_and_follow_up(
+    hass: HomeAssistant, emulator: RealtimeEmulator
+) -> None:
+    """A typed turn is answered in text; the follow-up reuses the websocket."""
+    result = await _say(hass, "hello")
+    assert result.response.response_type is intent.IntentResponseType.ACTION_DONE
+    assert _speech(result) == "Hello! How can I help with your home?"
+    opened = len(emulator.sessions)
+    creates = _sent(emulator, "response.create")
+    assert creates[0]["response"]["output_modalities"] == ["text"]
+
+    follow_up = await _say(hass, "what did I just say", result.conversation_id)
+    assert follow_up.conversation_id == result.conversation_id
+    assert len(emulator.sessions) == opened
+    session = emulator.sessions[-1]
+    user_texts = [
+        e["item"]["content"][0]["text"]
+        for e in session.received
+        if e["type"] == "conversation.item.create" and e["item"]["type"] == "message"
+    ]
+    assert user_texts == ["hello", "what did I just say"]
+
+
+@pytest.mark.usefixtures("setup_integration", "house")
+async def test_turn_on_exposed_light(
+    hass: HomeAssistant, emulator: RealtimeEmulator
+) -> None:
+    """The model's HassTurnOn goes through HA's Assist API and the light turns on."""
+    assert hass.states.get("light.kitchen_lights").state == "off"
+    events = async_capture_events(hass, EVENT_TURN)
+    result = await _say(hass, "turn on the kitchen lights")
+    assert hass.states.get("light.kitchen_lights").state == "on"
+    assert "kitchen lights" in _speech(result).lower()
+    assert _outputs(emulator)[0]["response_type"] == "action_done"
+
+    assert len(events) == 1
+    data = events[0].data
+    assert data["conversation_id"] == result.conversation_id
+    assert data["tool_calls"] == [{"name": "HassTurnOn", "success": True}]
+    assert data["text"] == _speech(result)
+    assert data["usage"]["input_tokens"] > 0
+    assert data["usage"]["output_tokens"] > 0
+    assert data["responses"] == 2
+    assert "device_id" in data
+
+    # The ChatLog holds the tool call, its result and the answer.
+    with (
+        async_get_chat_session(hass, result.conversation_id) as session,
+        conversation.async_get_chat_log(hass, session) as chat_log,
+    ):
+        roles = [c.role for c in chat_log.content]
+        assert roles[-4:] == ["user", "assistant", "tool_result", "assistant"]
+        call = chat_log.content[-3]
+        assert isinstance(call, conversation.AssistantContent)
+        assert call.tool_calls and call.tool_calls[0].tool_name == "HassTurnOn"
+        assert chat_log.content[-1].content == _speech(result)
+
+
+@pytest.mark.usefixtures("setup_integration", "house")
+async def test_unexposed_light_is_not_touched(
+    hass: HomeAssistant, emulator: RealtimeEmulator
+) -> None:
+    """An entity not exposed to Assist cannot be controlled; the model is told."""
+    async_expose_entity(hass, "conversation", "light.ceiling_lights", False)
+    before = hass.states.get("light.ceiling_lights").state
+    result = await _say(hass, "turn off the ceiling lights")
+    assert hass.states.get("light.ceiling_lights").state == before
+    output = _outputs(emulator)[0]
+    assert "error" in output or output.get("response_type") == "error"
+    assert _speech(result).startswith("Sorry")
+
+
+class _RaisingTool(llm.Tool):
+    name = "Explode"
+    description = "Always fails"
+    parameters = vol.Schema({})
+
+    async def async_call(
+        self, hass: HomeAssistant, tool_input: llm.ToolInput, llm_context: llm.LLMContext
+    ) -> Any:
+        raise RuntimeError("kaboom")
+
+
+class _TestAPI(llm.API):
+    async def async_get_api_instance(self, llm_context: llm.LLMContext) -> llm.APIInstance:
+        return llm.APIInstance(
+            api=self, api_prompt="Test tools.", llm_context=llm_context, tools=[_RaisingTool()]
+        )
+
+
+@pytest.mark.usefixtures("house")
+async def test_bad_tool_calls_become_error_results(
+    hass: HomeAssistant,
+    emulator: RealtimeEmulator,
+    config_entry: MockConfigEntry,
+    enable_custom_integrations: None,
+) -> None:
+    """Invalid JSON, an unknown tool and a raising tool: errors to the model."""
+    from homeassistant.setup import async_setup_component
+
+    assert await async_setup_component(hass, "homeassistant", {})
+    assert await async_setup_component(hass, "conversation", {})
+    unregister = llm.async_register_api(hass, _TestAPI(hass, id="test_api", name="Test"))
+    hass.config_entries.async_update_entry(
+        config_entry,
+        options={**config_entry.options, CONF_LLM_HASS_API: ["assist", "test_api"]},
+    )
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    emulator.brain = ScriptedBrain(
+        [
+            Rule("bad json", call=[("HassTurnOn", "{not json")], then_say="Bad JSON noted."),
+            Rule("unknown tool", call=[("NoSuchTool", {})], then_say="No such tool."),
+            Rule("explode", call=[("Explode", {})], then_say="It failed."),
+        ]
+    )
+    try:
+        assert _speech(await _say(hass, "bad json")) == "Bad JSON noted."
+        assert _speech(await _say(hass, "unknown tool")) == "No such tool."
+        assert _speech(await _say(hass, "explode")) == "It failed."
+        outputs = _outputs(emulator)
+        assert "not valid JSON" in outputs[0]["error"]
+        assert "NoSuchTool" in json.dumps(outputs[1])
+        assert "kaboom" in json.dumps(outputs[2])
+        assert hass.states.get("light.kitchen_lights").state == "off"
+    finally:
+        assert await hass.config_entries.async_unload(config_entry.entry_id)
+        unregister()
+
+
+@pytest.mark.usefixtures("setup_integration")
+async def test_dropped_connection_then_recovery(
+    hass: HomeAssistant, emulator: RealtimeEmulator
+) -> None:
+    """A drop mid-response gives a clear error; the next turn reopens and replays."""
+    first = await _say(hass, "hello")
+    opened = len(emulator.sessions)
+    sent_before = len(emulator.sessions[-1].sent)
+    emulator.options.drop_after_events = sent_before + 4
+    failed = await _say(hass, "tell me something", first.conversation_id)
+    assert failed.response.response_type is intent.IntentResponseType.ERROR
+    assert "connection" in _speech(failed).lower()
+
+    emulator.options.drop_after_events = None
+    ok = await _say(hass, "hello again", first.conversation_id)
+    assert ok.response.response_type is intent.IntentResponseType.ACTION_DONE
+    assert len(emulator.sessions) == opened + 1
+    replayed = [
+        e["item"]
+        for e in emulator.sessions[-1].received
+        if e["type"] == "conversation.item.create"
+    ]
+    assert replayed[0]["content"][0]["text"] == "hello"
+
+
+@pytest.mark.usefixtures("setup_integration")
+async def test_server_error_and_rate_limit(
+    hass: HomeAssistant, emulator: RealtimeEmulator
+) -> None:
+    """A 429 at connect becomes plain words, not an exception."""
+    emulator.options.handshake_status = 429
+    result = await _say(hass, "hello")
+    assert result.response.response_type is intent.IntentResponseType.ERROR
+    assert "rate limiting" in _speech(result)
+
+
+async def test_idle_timeout_closes_session(
+    hass: HomeAssistant,
+    emulator: RealtimeEmulator,
+    config_entry: MockConfigEntry,
+    enable_custom_integrations: None,
+) -> None:
+    """After the idle timeout the conversation's websocket is closed."""
+    from homeassistant.setup import async_setup_component
+
+    hass.config_entries.async_update_entry(
+        config_entry, options={**config_entry.options, CONF_IDLE_TIMEOUT: 30}
+    )
+    assert await async_setup_component(hass, "homeassistant", {})
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await _say(hass, "hello")
+    session = emulator.sessions[-1]
+    assert not session.closed
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=31))
+    await hass.async_block_till_done()
+    for _ in range(50):
+        if session.closed:
+            break
+        await asyncio.sleep(0.01)
+    assert session.closed
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
+
+
+async def test_unload_closes_everything(
+    hass: HomeAssistant, emulator: RealtimeEmulator, setup_integration: MockConfigEntry
+) -> None:
+    """Unload closes every websocket (the harness checks tasks and timers)."""
+    opened = len(emulator.sessions)
+    await _say(hass, "hello")
+    await _say(hass, "hello")  # a second conversation
+    assert len(emulator.sessions) == opened + 2
+    assert await hass.config_entries.async_unload(setup_integration.entry_id)
+    assert setup_integration.state is ConfigEntryState.NOT_LOADED
+    for _ in range(50):
+        if all(s.closed for s in emulator.sessions):
+            break
+        await asyncio.sleep(0.01)
+    assert all(s.closed for s in emulator.sessions)
+
+
+@pytest.mark.usefixtures("setup_integration", "house")
+async def test_concurrent_conversations_do_not_mix(
+    hass: HomeAssistant, emulator: RealtimeEmulator
+) -> None:
+    """Two conversations at once get their own sessions and answers."""
+    emulator.options.model_delay = 0.05
+    opened = len(emulator.sessions)
+    one, two = await asyncio.gather(
+        _say(hass, "turn on the kitchen lights"), _say(hass, "hello")
+    )
+    assert one.conversation_id != two.conversation_id
+    assert "kitchen lights" in _speech(one).lower()
+    assert _speech(two) == "Hello! How can I help with your home?"
+    assert len(emulator.sessions) == opened + 2
