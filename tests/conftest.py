@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 API_KEY = "sk-test-emulator-key"
 
 
+@pytest.fixture(autouse=True)
+def loopback_sockets(socket_enabled: None) -> None:
+    """Allow sockets: the harness still restricts connections to 127.0.0.1."""
+
+
 @pytest.fixture
 async def emulator() -> AsyncIterator[RealtimeEmulator]:
     """A Realtime API emulator on 127.0.0.1, accepting API_KEY only."""

@@ -56,7 +56,7 @@ def check(adapter: TypeAdapter[Any], event: dict[str, Any]) -> list[str]:
     try:
         model = adapter.validate_python(event)
     except ValueError as err:
-        return [f"{event.get('type')}: {err}"]
+        return [f"{event.get('type')}: {str(err)[:400]}"]
     return [f"{event.get('type')}: unknown field {p}" for p in unknown_fields(model)]
 
 
@@ -102,7 +102,7 @@ async def _scenario(http: aiohttp.ClientSession, emu: RealtimeEmulator, dialect:
         await session.add_user_text("hello")
         await (await session.create_response(modalities=("text",))).wait_done()
         # Audio turn with server VAD: the server commits and answers by itself.
-        audio = speech.encode("hello there") + b"\x00\x00" * 24000 // 2
+        audio = speech.encode("hello there") + b"\x00\x00" * (24000 // 2)
         for start in range(0, len(audio), 4800):
             await session.append_audio(audio[start : start + 4800])
         vad_response = await session.server_responses.get()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from contextvars import ContextVar
+from dataclasses import dataclass
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -35,6 +36,7 @@ SEND_FRAME_MS = 100  # audio goes to the server in 100 ms events, not HA's tiny 
 TRANSCRIPT_TIMEOUT = 15.0
 LINK_WINDOW = 30.0  # seconds a turn may wait for its agent before it is abandoned
 MIN_SPEECH_MS = 100  # the API rejects commits of less audio than this
+SILENCE_DBFS = -60.0  # quieter than this throughout: nobody spoke
 
 
 class SpeechError(Exception):
@@ -142,43 +144,63 @@ def _norm(text: str) -> str:
     )
 
 
+@dataclass(slots=True)
+class SentAudio:
+    """What the STT stage sent: duration, and the loudest 100 ms frame."""
+
+    ms: int = 0
+    peak_dbfs: float = -120.0
+
+    @property
+    def has_speech(self) -> bool:
+        """Enough audio, loud enough to be worth a commit (and a response)."""
+        return self.ms >= MIN_SPEECH_MS and self.peak_dbfs > SILENCE_DBFS
+
+
 async def async_stream_audio(
     session: RealtimeSession,
     stream: AsyncIterable[bytes],
     rate: int,
     channels: int,
-) -> int:
+) -> SentAudio:
     """Resample HA's audio to the session rate and send it in 100 ms events.
 
-    Returns the milliseconds of audio sent. Odd-sized chunks are fine: the
-    resampler carries partial samples over.
+    Odd-sized chunks are fine: the resampler carries partial samples over.
     """
     resampler = pcm.StreamResampler(rate, pcm.SESSION_RATE, channels)
     chunker = pcm.FrameChunker(pcm.bytes_for_ms(SEND_FRAME_MS))
     sent = 0
+    peak = -120.0
+
+    async def send(frame: bytes) -> None:
+        nonlocal sent, peak
+        peak = max(peak, pcm.rms_dbfs(pcm.pcm16_to_array(frame)))
+        await session.append_audio(frame)
+        sent += len(frame)
+
     async for chunk in stream:
         for frame in chunker.push(resampler.process(chunk)):
-            await session.append_audio(frame)
-            sent += len(frame)
-    rest = resampler.flush()
-    tail = b"".join(chunker.push(rest)) + chunker.flush()
-    if tail:
-        await session.append_audio(tail)
-        sent += len(tail)
-    return int(pcm.duration_ms(sent))
+            await send(frame)
+    for frame in chunker.push(resampler.flush()):
+        await send(frame)
+    if tail := chunker.flush():
+        await send(tail)
+    return SentAudio(int(pcm.duration_ms(sent)), peak)
 
 
-async def async_finish_speech(turn: VoiceTurn, sent_ms: int, eager: bool) -> str:
+async def async_finish_speech(turn: VoiceTurn, sent: SentAudio, eager: bool) -> str:
     """Commit the user's audio, ask for the answer (eager), return the transcript.
 
     Raises SpeechError, after cancelling any response, when there is no speech or it
-    cannot be transcribed.
+    cannot be transcribed. Silence is never sent for a response: a false wake costs
+    nothing.
     """
     session = turn.session
     turn.speech_ended_at = time.monotonic()
-    if sent_ms < MIN_SPEECH_MS:
+    if not sent.has_speech:
         await session.clear_audio()
-        raise SpeechError("No audio was received")
+        await turn.abandon("no speech")
+        raise SpeechError(f"No speech in {sent.ms} ms of audio")
     commit = session.start_commit()
     if eager:
         turn.stream = await session.create_response(modalities=("audio",))

@@ -1,0 +1,194 @@
+"""Voice turn latency through full Home Assistant pipeline runs.
+
+    python bench/voice_turn.py [--turns 50]        (or: scripts/bench voice_turn)
+
+Drives `assist_pipeline.async_pipeline_from_audio_stream` with our STT, agent and
+TTS against the emulator with a set model first-audio delay M and transcription
+delay T, and measures end of speech -> first TTS audio byte, for eager response vs
+waiting for the transcript, in one run. The emulator's own share is max(M, T) when
+eager (the answer and the transcript are produced in parallel) and T + M when not;
+the rest is bridge overhead (ours plus HA's pipeline).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+import os
+from pathlib import Path
+import statistics
+import sys
+import time
+from unittest.mock import patch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import custom_components.openai_realtime  # noqa: E402, F401
+from custom_components.openai_realtime.bridge import runtime as runtime_module  # noqa: E402
+from custom_components.openai_realtime.config_flow import DEFAULT_OPTIONS  # noqa: E402
+from custom_components.openai_realtime.const import CONF_EAGER_RESPONSE  # noqa: E402
+import pytest  # noqa: E402
+from pytest_homeassistant_custom_component.common import MockConfigEntry  # noqa: E402
+
+from homeassistant.components import assist_pipeline, stt, tts  # noqa: E402
+from homeassistant.components.assist_pipeline.pipeline import (  # noqa: E402
+    AudioSettings,
+    PipelineEventType,
+    async_get_pipeline,
+    async_update_pipeline,
+)
+from homeassistant.core import Context, HomeAssistant  # noqa: E402
+from homeassistant.setup import async_setup_component  # noqa: E402
+from realtime_emulator import EmulatorOptions, RealtimeEmulator, speech  # noqa: E402
+
+TURNS = int(os.environ.get("BENCH_TURNS", "50"))
+CONFIGS = [(0.20, 0.15), (0.10, 0.30)]  # (M, T) seconds
+METADATA = stt.SpeechMetadata(
+    language="en",
+    format=stt.AudioFormats.WAV,
+    codec=stt.AudioCodecs.PCM,
+    bit_rate=stt.AudioBitRates.BITRATE_16,
+    sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
+    channel=stt.AudioChannels.CHANNEL_MONO,
+)
+AUDIO = speech.encode("hello", rate=16000) + b"\x00\x00" * 3200
+
+
+def _percentiles(values: list[float]) -> tuple[float, float, float]:
+    q = statistics.quantiles(values, n=100, method="inclusive")
+    return q[49], q[94], q[98]
+
+
+async def _turn(hass: HomeAssistant, first_audio: list[float]) -> float:
+    """One pipeline run; return end of speech -> first TTS audio byte (s)."""
+    ended: list[float] = []
+
+    async def stream() -> AsyncIterator[bytes]:
+        for start in range(0, len(AUDIO), 640):
+            yield AUDIO[start : start + 640]
+        ended.append(time.perf_counter())
+
+    events: list[assist_pipeline.PipelineEvent] = []
+    first_audio.clear()
+    await assist_pipeline.async_pipeline_from_audio_stream(
+        hass,
+        context=Context(),
+        event_callback=events.append,
+        stt_metadata=METADATA,
+        stt_stream=stream(),
+        tts_audio_output={tts.ATTR_PREFERRED_FORMAT: "wav"},
+        audio_settings=AudioSettings(is_vad_enabled=False),
+    )
+    tts_end = [e for e in events if e.type is PipelineEventType.TTS_END]
+    assert tts_end, [(e.type, e.data) for e in events]
+    media_id = tts_end[0].data["tts_output"]["media_id"]  # type: ignore[index]
+    await tts.async_get_media_source_audio(hass, media_id)  # play it all
+    return first_audio[0] - ended[0]
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[RealtimeEmulator]:
+    """The emulator, fast pacing: delays are only the configured M and T."""
+    emu = RealtimeEmulator(EmulatorOptions())
+    await emu.start()
+    yield emu
+    await emu.stop()
+
+
+async def test_voice_turn_bench(
+    hass: HomeAssistant, enable_custom_integrations: None, emulator: RealtimeEmulator
+) -> None:
+    """Measure and print the table (a benchmark, not a test: no assertions on time)."""
+    assert await async_setup_component(hass, "homeassistant", {})
+    assert await async_setup_component(hass, "assist_pipeline", {})
+    first_audio: list[float] = []
+    original = runtime_module.wav_stream
+
+    async def timed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        async for index, chunk in _enumerate(original(chunks)):
+            if index == 1:  # the first audio after the WAV header
+                first_audio.append(time.perf_counter())
+            yield chunk
+
+    rows = []
+    with patch.object(runtime_module, "wav_stream", timed):
+        for eager in (True, False):
+            options = dict(DEFAULT_OPTIONS) | {CONF_EAGER_RESPONSE: eager}
+            entry = MockConfigEntry(
+                domain="openai_realtime",
+                data={
+                    "endpoint_kind": "custom",
+                    "base_url": emulator.base_url,
+                    "api_key": "bench",
+                },
+                options=options,
+            )
+            entry.add_to_hass(hass)
+            assert await hass.config_entries.async_setup(entry.entry_id)
+            await hass.async_block_till_done()
+            await async_update_pipeline(
+                hass,
+                async_get_pipeline(hass),
+                conversation_engine="conversation.mock_title",
+                stt_engine="stt.mock_title_speech_to_text",
+                tts_engine="tts.mock_title_text_to_speech",
+                language="en",
+                stt_language="en",
+                tts_language="en",
+                conversation_language="en",
+                prefer_local_intents=False,
+            )
+            for model_delay, transcription_delay in CONFIGS:
+                emulator.options.model_delay = model_delay
+                emulator.options.transcription_delay = transcription_delay
+                await _turn(hass, first_audio)  # warm the session up
+                latencies = [await _turn(hass, first_audio) for _ in range(TURNS)]
+                own = (
+                    max(model_delay, transcription_delay)
+                    if eager
+                    else model_delay + transcription_delay
+                )
+                rows.append((eager, model_delay, transcription_delay, latencies, own))
+            assert await hass.config_entries.async_unload(entry.entry_id)
+            await hass.config_entries.async_remove(entry.entry_id)
+    _print(rows)
+
+
+async def _enumerate(items: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, bytes]]:
+    index = 0
+    async for item in items:
+        yield index, item
+        index += 1
+
+
+def _print(rows: list[tuple[bool, float, float, list[float], float]]) -> None:
+    print(f"\nVoice turn: end of speech -> first TTS audio byte, {TURNS} turns each")
+    print("| mode | M (ms) | T (ms) | p50 (ms) | p95 (ms) | p99 (ms) | emulator (ms) "
+          "| overhead p50 | overhead p99 |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    by_config: dict[tuple[float, float], dict[bool, float]] = {}
+    for eager, m, t, latencies, own in rows:
+        p50, p95, p99 = (1000 * v for v in _percentiles(latencies))
+        over = [1000 * (v - own) for v in latencies]
+        o50, _, o99 = _percentiles(over)
+        by_config.setdefault((m, t), {})[eager] = p50
+        mode = "eager" if eager else "wait for transcript"
+        print(f"| {mode} | {m * 1000:.0f} | {t * 1000:.0f} | {p50:.1f} | {p95:.1f} | "
+              f"{p99:.1f} | {own * 1000:.0f} | {o50:.1f} | {o99:.1f} |")
+    print("\n| M (ms) | T (ms) | eager saves (ms, p50) | min(M, T) (ms) | share of min(M, T) |")
+    print("|---|---|---|---|---|")
+    for (m, t), modes in by_config.items():
+        saved = modes[False] - modes[True]
+        floor = 1000 * min(m, t)
+        print(f"| {m * 1000:.0f} | {t * 1000:.0f} | {saved:.1f} | {floor:.0f} | "
+              f"{saved / floor:.0%} |")
+
+
+if __name__ == "__main__":
+    sys.exit(
+        pytest.main(
+            [__file__, "-q", "-s", "-p", "no:cacheprovider", "-p", "no:randomly",
+             "--rootdir", str(ROOT), "-o", "addopts=", "--timeout=1200"]
+        )
+    )

@@ -1,0 +1,197 @@
+"""A local Realtime API server: aiohttp websocket, GA and beta dialects.
+
+`RealtimeEmulator` serves `/v1/realtime` (OpenAI), `/openai/v1/realtime` and
+`/openai/realtime` (Azure GA and preview), `/v1/models` and `/health`. Each
+websocket is an `EmulatedSession` (see session.py); knobs in `EmulatorOptions`
+shape delays, pacing and failures for tests, benchmarks and the demo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+import json
+import logging
+from typing import Literal
+
+from aiohttp import web
+
+from .brain import Brain, HouseBrain
+from .protocol import MODELS, Dialect
+from .session import EmulatedSession
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass
+class EmulatorOptions:
+    """Knobs; tests may change them at any time."""
+
+    api_keys: set[str] | None = None  # None: any non-empty key is accepted
+    model_delay: float = 0.0  # seconds before a response's first output
+    audio_pacing: Literal["fast", "realtime"] = "fast"
+    audio_chunk_ms: int = 100
+    transcription_delay: float = 0.0
+    session_max_duration: float = 3600.0
+    drop_after_events: int | None = None  # abort the TCP connection after N events
+    malformed_after_events: int | None = None  # one non-JSON frame after N events
+    handshake_status: int | None = None  # e.g. 429 or 500 at the upgrade
+    beta_disabled: bool = False  # answer beta like OpenAI since 2026-05-12
+    vad_threshold_dbfs: float = -60.0  # threshold 0 → this; 1 → 0 dBFS
+    received_limit: int = 100_000  # recorded client events per session
+
+
+def _error_body(message: str, code: str, error_type: str = "invalid_request_error") -> str:
+    return json.dumps(
+        {"error": {"message": message, "type": error_type, "code": code, "param": None}}
+    )
+
+
+class RealtimeEmulator:
+    """The emulator; run it in the same event loop as the code under test."""
+
+    def __init__(
+        self, options: EmulatorOptions | None = None, brain: Brain | None = None
+    ) -> None:
+        """Configure; `start()` binds the port."""
+        self.options = options or EmulatorOptions()
+        self.brain: Brain = brain or HouseBrain()
+        self.sessions: list[EmulatedSession] = []
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self.host = "127.0.0.1"
+        self.port = 0
+        self._new_session = asyncio.Condition()
+
+    @property
+    def url(self) -> str:
+        """http://host:port."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-style base URL (…/v1)."""
+        return f"{self.url}/v1"
+
+    @property
+    def received(self) -> list[dict[str, object]]:
+        """Every client event of every session, in session order."""
+        return [event for session in self.sessions for event in session.received]
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Listen on host:port (0 = any free port)."""
+        app = web.Application()
+        app.router.add_get("/v1/realtime", self._realtime)
+        app.router.add_get("/openai/v1/realtime", self._realtime)
+        app.router.add_get("/openai/realtime", self._realtime)
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/health", self._health)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        self._site = web.TCPSite(self._runner, host, port)
+        await self._site.start()
+        sockets = self._site._server.sockets if self._site._server else []  # noqa: SLF001
+        self.host, self.port = host, sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Close every session and the listener; leaves no task behind."""
+        await asyncio.gather(*(s.close(1001, "server shutting down") for s in self.sessions))
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def wait_for_session(self, n: int = 1, timeout: float = 5.0) -> EmulatedSession:
+        """Wait until at least `n` sessions exist; return the n-th."""
+        async with asyncio.timeout(timeout), self._new_session:
+            await self._new_session.wait_for(lambda: len(self.sessions) >= n)
+        return self.sessions[n - 1]
+
+    def _key(self, request: web.Request) -> str:
+        auth = request.headers.get("Authorization", "")
+        if auth.lower().startswith("bearer "):
+            return auth[7:].strip()
+        if key := request.headers.get("api-key"):
+            return key
+        for proto in request.headers.get("Sec-WebSocket-Protocol", "").split(","):
+            proto = proto.strip()
+            if proto.startswith("openai-insecure-api-key."):
+                return proto.removeprefix("openai-insecure-api-key.")
+        return request.query.get("api-key", "")
+
+    def _authorised(self, request: web.Request) -> web.Response | None:
+        key = self._key(request)
+        keys = self.options.api_keys
+        if not key or (keys is not None and key not in keys):
+            shown = f"{key[:3]}***{key[-4:]}" if len(key) > 8 else "***"
+            return web.Response(
+                status=401,
+                content_type="application/json",
+                text=_error_body(
+                    f"Incorrect API key provided: {shown}. You can find your API key "
+                    "at https://platform.openai.com/account/api-keys.",
+                    "invalid_api_key",
+                ),
+            )
+        return None
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "sessions": len(self.sessions)})
+
+    async def _models(self, request: web.Request) -> web.Response:
+        if (denied := self._authorised(request)) is not None:
+            return denied
+        return web.json_response(
+            {
+                "object": "list",
+                "data": [
+                    {"id": m, "object": "model", "created": 1756339200, "owned_by": "system"}
+                    for m in MODELS
+                ],
+            }
+        )
+
+    async def _realtime(self, request: web.Request) -> web.StreamResponse:
+        if (status := self.options.handshake_status) is not None:
+            code = "rate_limit_exceeded" if status == 429 else "server_error"
+            return web.Response(
+                status=status,
+                content_type="application/json",
+                text=_error_body(f"Emulated HTTP {status}", code),
+            )
+        if (denied := self._authorised(request)) is not None:
+            return denied
+        protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+        beta = (
+            request.headers.get("OpenAI-Beta", "") == "realtime=v1"
+            or "openai-beta.realtime-v1" in protocols
+            or (request.path == "/openai/realtime" and "api-version" in request.query)
+        )
+        dialect: Dialect = "beta" if beta else "ga"
+        model = request.query.get("model") or request.query.get("deployment") or "gpt-realtime"
+        ws = web.WebSocketResponse(
+            protocols=("realtime",), max_msg_size=0, heartbeat=None, autoping=True
+        )
+        await ws.prepare(request)
+        session = EmulatedSession(self, ws, request, dialect, model)
+        self.sessions.append(session)
+        async with self._new_session:
+            self._new_session.notify_all()
+        if beta and self.options.beta_disabled:
+            await session.send(
+                {
+                    "type": "error",
+                    "error": {
+                        "type": "invalid_request_error",
+                        "code": "beta_api_shape_disabled",
+                        "message": "The Realtime Beta API is no longer supported. "
+                        "Please use /v1/realtime for the GA API.",
+                        "param": None,
+                        "event_id": None,
+                    },
+                }
+            )
+            await session.close(4000, "beta_api_shape_disabled")
+            return ws
+        await session.run()
+        return ws
+

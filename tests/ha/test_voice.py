@@ -1,0 +1,270 @@
+"""Voice turns through real Assist pipeline runs: our STT, agent and TTS as one turn."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+import io
+from typing import Any
+from unittest.mock import patch
+import wave
+
+import custom_components.openai_realtime  # noqa: F401
+from custom_components.openai_realtime.bridge import voice
+import numpy as np
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from homeassistant.components import assist_pipeline, stt, tts
+from homeassistant.components.assist_pipeline.pipeline import (
+    AudioSettings,
+    PipelineEvent,
+    PipelineEventType,
+    async_get_pipeline,
+    async_update_pipeline,
+)
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.setup import async_setup_component
+from realtime_emulator import RealtimeEmulator, speech
+
+AGENT = "conversation.realtime_emulator"
+STT = "stt.realtime_emulator_speech_to_text"
+TTS = "tts.realtime_emulator_text_to_speech"
+
+
+@pytest.fixture
+async def voice_house(
+    hass: HomeAssistant,
+    enable_custom_integrations: None,
+    config_entry: MockConfigEntry,
+) -> MockConfigEntry:
+    """Demo lights, assist_pipeline, and a pipeline of our STT, agent and TTS."""
+    assert await async_setup_component(hass, "homeassistant", {})
+    demo = MockConfigEntry(domain="demo")
+    demo.add_to_hass(hass)
+    with patch(
+        "homeassistant.components.demo.COMPONENTS_WITH_CONFIG_ENTRY_DEMO_PLATFORM",
+        ["light"],
+    ):
+        assert await hass.config_entries.async_setup(demo.entry_id)
+    assert await async_setup_component(hass, "assist_pipeline", {})
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    await async_update_pipeline(
+        hass,
+        async_get_pipeline(hass),
+        conversation_engine=AGENT,
+        conversation_language="en",
+        language="en",
+        stt_engine=STT,
+        stt_language="en",
+        tts_engine=TTS,
+        tts_language="en",
+        tts_voice="marin",
+        prefer_local_intents=False,
+    )
+    yield config_entry
+    await hass.config_entries.async_unload(config_entry.entry_id)
+
+
+def _metadata(rate: int = 16000, channels: int = 1) -> stt.SpeechMetadata:
+    return stt.SpeechMetadata(
+        language="en",
+        format=stt.AudioFormats.WAV,
+        codec=stt.AudioCodecs.PCM,
+        bit_rate=stt.AudioBitRates.BITRATE_16,
+        sample_rate=stt.AudioSampleRates(rate),
+        channel=stt.AudioChannels(channels),
+    )
+
+
+def _spoken(text: str, rate: int = 16000, channels: int = 1) -> bytes:
+    """`text` in the emulator's speech encoding, plus trailing silence."""
+    audio = speech.encode(text, rate=rate) + b"\x00\x00" * (rate // 5)
+    if channels == 2:
+        mono = np.frombuffer(audio, dtype=np.int16)
+        audio = np.repeat(mono, 2).astype(np.int16).tobytes()
+    return audio
+
+
+async def _chunks(data: bytes, size: int) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+async def _run(
+    hass: HomeAssistant,
+    audio: bytes,
+    *,
+    rate: int = 16000,
+    channels: int = 1,
+    chunk: int = 640,
+    conversation_id: str | None = None,
+) -> list[PipelineEvent]:
+    events: list[PipelineEvent] = []
+    await assist_pipeline.async_pipeline_from_audio_stream(
+        hass,
+        context=Context(),
+        event_callback=events.append,
+        stt_metadata=_metadata(rate, channels),
+        stt_stream=_chunks(audio, chunk),
+        conversation_id=conversation_id,
+        tts_audio_output={tts.ATTR_PREFERRED_FORMAT: "wav"},
+        audio_settings=AudioSettings(is_vad_enabled=False),
+    )
+    return events
+
+
+def _event(events: list[PipelineEvent], kind: PipelineEventType) -> dict[str, Any]:
+    matching = [e for e in events if e.type is kind]
+    assert matching, f"no {kind} in {[e.type for e in events]}"
+    return matching[-1].data or {}
+
+
+async def _tts_audio(hass: HomeAssistant, events: list[PipelineEvent]) -> str:
+    """The TTS result of a run, decoded with the emulator's speech decoder."""
+    output = _event(events, PipelineEventType.TTS_END)["tts_output"]
+    extension, data = await tts.async_get_media_source_audio(hass, output["media_id"])
+    assert extension == "wav"
+    with wave.open(io.BytesIO(_fix_streamed_wav(data))) as wav:
+        rate = wav.getframerate()
+        frames = wav.readframes(wav.getnframes())
+    return speech.decode(frames, rate=rate)
+
+
+def _fix_streamed_wav(data: bytes) -> bytes:
+    """Our streamed WAV has 'unknown' sizes; set them so `wave` can read it."""
+    body = len(data) - 44
+    return (
+        data[:4]
+        + (36 + body).to_bytes(4, "little")
+        + data[8:40]
+        + body.to_bytes(4, "little")
+        + data[44:]
+    )
+
+
+def _session_events(emulator: RealtimeEmulator, kind: str) -> list[dict[str, Any]]:
+    return [e for e in emulator.sessions[-1].received if e["type"] == kind]
+
+
+@pytest.mark.usefixtures("voice_house")
+async def test_spoken_command_end_to_end(
+    hass: HomeAssistant, emulator: RealtimeEmulator
+) -> None:
+    """Spoken "turn on the kitchen lights": light on, transcript, tool call, voice."""
+    links: list[str] = []
+    original = voice.VoiceTurn.claim
+
+    def spy(self: voice.VoiceTurn) -> None:
+        links.append("contextvar" if voice.current_turn.get() is self else "fallback")
+        original(self)
+
+    with patch.object(voice.VoiceTurn, "claim", spy):
+        events = await _run(hass, _spoken("turn on the kitchen lights"))
+
+    assert _event(events, PipelineEventType.STT_END)["stt_output"]["text"] == (
+        "turn on the kitchen lights"
+    )
+    assert hass.states.get("light.kitchen_lights").state == "on"
+    answer = _event(events, PipelineEventType.INTENT_END)["intent_output"]["response"][
+        "speech"
+    ]["plain"]["speech"]
+    assert "kitchen lights" in answer.lower()
+    assert await _tts_audio(hass, events) == answer.lower()
+    # The pipeline's stages shared the turn through the ContextVar, on this HA.
+    assert links == ["contextvar"]
+    # One response answered the speech (eager), one followed the tool result.
+    creates = _session_events(emulator, "response.create")
+    assert len(creates) == 2
+    assert all(c["response"]["output_modalities"] == ["audio"] for c in creates)
+
+
+@pytest.mark.usefixtures("voice_house")
+async def test_follow_up_reuses_session(
+    hass: HomeAssistant, emulator: RealtimeEmulator
+) -> None:
+    """A second spoken turn in the same conversation uses the same websocket."""
+    events = await _run(hass, _spoken("hello"))
+    conversation_id = _event(events, PipelineEventType.INTENT_END)["intent_output"][
+        "conversation_id"
+    ]
+    opened = len(emulator.sessions)
+    events = await _run(hass, _spoken("hello again"), conversation_id=conversation_id)
+    assert _event(events, PipelineEventType.STT_END)["stt_output"]["text"] == "hello again"
+    assert len(emulator.sessions) == opened
+    assert await _tts_audio(hass, events) == "you said: hello again."
+
+
+@pytest.mark.usefixtures("voice_house")
+async def test_prefer_local_cancels_the_response(
+    hass: HomeAssistant, emulator: RealtimeEmulator
+) -> None:
+    """When HA answers locally, the eager realtime response is cancelled."""
+    await async_update_pipeline(hass, async_get_pipeline(hass), prefer_local_intents=True)
+    emulator.options.model_delay = 0.5
+    events = await _run(hass, _spoken("turn on the kitchen lights"))
+    assert hass.states.get("light.kitchen_lights").state == "on"
+    assert _event(events, PipelineEventType.INTENT_END)["intent_output"]["response"]
+    assert _session_events(emulator, "response.cancel")
+    done = [e for e in emulator.sessions[-1].sent if e["type"] == "response.done"]
+    assert done[-1]["response"]["status"] == "cancelled"
+
+
+@pytest.mark.usefixtures("voice_house")
+async def test_tts_for_arbitrary_text(hass: HomeAssistant, emulator: RealtimeEmulator) -> None:
+    """Text with no realtime audio behind it is read aloud in the configured voice."""
+    stream = tts.async_create_stream(
+        hass, TTS, "en", {tts.ATTR_PREFERRED_FORMAT: "wav"}
+    )
+    stream.async_set_message("the garage door is open")
+    data = b"".join([chunk async for chunk in stream.async_stream_result()])
+    with wave.open(io.BytesIO(_fix_streamed_wav(data))) as wav:
+        assert speech.decode(wav.readframes(wav.getnframes()), rate=wav.getframerate()) == (
+            "the garage door is open"
+        )
+    create = _session_events(emulator, "response.create")[-1]
+    assert create["response"]["conversation"] == "none"
+
+
+@pytest.mark.parametrize(
+    ("rate", "channels", "chunk"),
+    [(8000, 1, 320), (44100, 1, 1764), (16000, 2, 1280), (16000, 1, 333)],
+)
+@pytest.mark.usefixtures("voice_house")
+async def test_input_formats(
+    hass: HomeAssistant, rate: int, channels: int, chunk: int
+) -> None:
+    """8 kHz, 44.1 kHz, stereo, and odd-sized chunks all reach a transcript."""
+    events = await _run(
+        hass, _spoken("hello", rate, channels), rate=rate, channels=channels, chunk=chunk
+    )
+    assert _event(events, PipelineEventType.STT_END)["stt_output"]["text"] == "hello"
+
+
+@pytest.mark.usefixtures("voice_house")
+async def test_silence_is_a_clean_stt_error(
+    hass: HomeAssistant, emulator: RealtimeEmulator
+) -> None:
+    """Silence only: an STT error event, and no response left running."""
+    events = await _run(hass, b"\x00\x00" * 16000)
+    error = _event(events, PipelineEventType.ERROR)
+    assert error["code"] == "stt-no-text-recognized"
+    # Too little audio to commit: nothing was asked of the model.
+    assert not _session_events(emulator, "response.create")
+
+
+@pytest.mark.usefixtures("voice_house")
+async def test_drop_mid_turn_then_next_run(
+    hass: HomeAssistant, emulator: RealtimeEmulator
+) -> None:
+    """A dropped connection mid-turn ends with an error; the next run works."""
+    emulator.options.drop_after_events = 12
+    events = await _run(hass, _spoken("hello"))
+    assert any(e.type is PipelineEventType.ERROR for e in events) or (
+        "connection" in str(_event(events, PipelineEventType.INTENT_END)).lower()
+    )
+    emulator.options.drop_after_events = None
+    events = await _run(hass, _spoken("hello"))
+    assert _event(events, PipelineEventType.STT_END)["stt_output"]["text"] == "hello"
+    assert await _tts_audio(hass, events) == "hello! how can i help with your home?"
+
