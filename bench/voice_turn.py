@@ -12,8 +12,6 @@ the rest is bridge overhead (ours plus HA's pipeline).
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 import os
 from pathlib import Path
 import statistics
@@ -21,15 +19,10 @@ import sys
 import time
 from unittest.mock import patch
 
+from typing import TYPE_CHECKING
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-import custom_components.openai_realtime  # noqa: E402, F401
-from custom_components.openai_realtime.bridge import runtime as runtime_module  # noqa: E402
-from custom_components.openai_realtime.config_flow import DEFAULT_OPTIONS  # noqa: E402
-from custom_components.openai_realtime.const import CONF_EAGER_RESPONSE  # noqa: E402
-import pytest  # noqa: E402
-from pytest_homeassistant_custom_component.common import MockConfigEntry  # noqa: E402
 
 from homeassistant.components import assist_pipeline, stt, tts  # noqa: E402
 from homeassistant.components.assist_pipeline.pipeline import (  # noqa: E402
@@ -40,7 +33,17 @@ from homeassistant.components.assist_pipeline.pipeline import (  # noqa: E402
 )
 from homeassistant.core import Context, HomeAssistant  # noqa: E402
 from homeassistant.setup import async_setup_component  # noqa: E402
+import pytest  # noqa: E402
+from pytest_homeassistant_custom_component.common import MockConfigEntry  # noqa: E402
+
+import custom_components.openai_realtime  # noqa: E402, F401
+from custom_components.openai_realtime.bridge import runtime as runtime_module  # noqa: E402
+from custom_components.openai_realtime.config_flow import DEFAULT_OPTIONS  # noqa: E402
+from custom_components.openai_realtime.const import CONF_EAGER_RESPONSE  # noqa: E402
 from realtime_emulator import EmulatorOptions, RealtimeEmulator, speech  # noqa: E402
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
 TURNS = int(os.environ.get("BENCH_TURNS", "50"))
 CONFIGS = [(0.20, 0.15), (0.10, 0.30)]  # (M, T) seconds
@@ -164,8 +167,10 @@ async def _enumerate(items: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, by
 
 def _print(rows: list[tuple[bool, float, float, list[float], float]]) -> None:
     print(f"\nVoice turn: end of speech -> first TTS audio byte, {TURNS} turns each")
-    print("| mode | M (ms) | T (ms) | p50 (ms) | p95 (ms) | p99 (ms) | emulator (ms) "
-          "| overhead p50 | overhead p99 |")
+    print(
+        "| mode | M (ms) | T (ms) | p50 (ms) | p95 (ms) | p99 (ms) | emulator (ms) "
+        "| overhead p50 | overhead p99 |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     by_config: dict[tuple[float, float], dict[bool, float]] = {}
     for eager, m, t, latencies, own in rows:
@@ -174,21 +179,39 @@ def _print(rows: list[tuple[bool, float, float, list[float], float]]) -> None:
         o50, _, o99 = _percentiles(over)
         by_config.setdefault((m, t), {})[eager] = p50
         mode = "eager" if eager else "wait for transcript"
-        print(f"| {mode} | {m * 1000:.0f} | {t * 1000:.0f} | {p50:.1f} | {p95:.1f} | "
-              f"{p99:.1f} | {own * 1000:.0f} | {o50:.1f} | {o99:.1f} |")
-    print("\n| M (ms) | T (ms) | eager saves (ms, p50) | min(M, T) (ms) | share of min(M, T) |")
+        print(
+            f"| {mode} | {m * 1000:.0f} | {t * 1000:.0f} | {p50:.1f} | {p95:.1f} | "
+            f"{p99:.1f} | {own * 1000:.0f} | {o50:.1f} | {o99:.1f} |"
+        )
+    print(
+        "\n| M (ms) | T (ms) | eager saves (ms, p50) | min(M, T) (ms) | share of min(M, T) |"
+    )
     print("|---|---|---|---|---|")
     for (m, t), modes in by_config.items():
         saved = modes[False] - modes[True]
         floor = 1000 * min(m, t)
-        print(f"| {m * 1000:.0f} | {t * 1000:.0f} | {saved:.1f} | {floor:.0f} | "
-              f"{saved / floor:.0%} |")
+        print(
+            f"| {m * 1000:.0f} | {t * 1000:.0f} | {saved:.1f} | {floor:.0f} | "
+            f"{saved / floor:.0%} |"
+        )
 
 
 if __name__ == "__main__":
     sys.exit(
         pytest.main(
-            [__file__, "-q", "-s", "-p", "no:cacheprovider", "-p", "no:randomly",
-             "--rootdir", str(ROOT), "-o", "addopts=", "--timeout=1200"]
+            [
+                __file__,
+                "-q",
+                "-s",
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "no:randomly",
+                "--rootdir",
+                str(ROOT),
+                "-o",
+                "addopts=",
+                "--timeout=1200",
+            ]
         )
     )

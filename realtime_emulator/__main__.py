@@ -20,7 +20,6 @@ async def _serve(args: argparse.Namespace) -> None:
     )
     emulator = RealtimeEmulator(options)
     await emulator.start(args.host, args.port)
-    print(f"Realtime API emulator on {emulator.base_url}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -7,11 +7,13 @@ the Home Assistant Assist tools present in the session, which is what the demo r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 import json
 import re
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 Item = dict[str, Any]
 ToolResults = list[tuple[Item, Item]]  # (function_call item, function_call_output item)
@@ -56,7 +58,9 @@ class TurnContext:
         """Text of the last user message (typed, or the transcript of audio)."""
         for item in reversed(self.items):
             if item.get("type") == "message" and item.get("role") == "user":
-                return " ".join(_part_text(p) for p in item.get("content") or []).strip()
+                return " ".join(
+                    _part_text(p) for p in item.get("content") or []
+                ).strip()
         return None
 
     def tool_results_since_user(self) -> ToolResults:
@@ -144,11 +148,29 @@ def _thing(raw: str) -> str:
 
 
 # (pattern, tool, argument builder) — the house brain's whole grammar.
-_COMMANDS: list[tuple[re.Pattern[str], str, Callable[[re.Match[str]], dict[str, Any]]]] = [
-    (re.compile(r"^(?:turn|switch) on (.+)$"), "HassTurnOn", lambda m: {"name": _thing(m[1])}),
-    (re.compile(r"^(?:turn|switch) (.+) on$"), "HassTurnOn", lambda m: {"name": _thing(m[1])}),
-    (re.compile(r"^(?:turn|switch) off (.+)$"), "HassTurnOff", lambda m: {"name": _thing(m[1])}),
-    (re.compile(r"^(?:turn|switch) (.+) off$"), "HassTurnOff", lambda m: {"name": _thing(m[1])}),
+_COMMANDS: list[
+    tuple[re.Pattern[str], str, Callable[[re.Match[str]], dict[str, Any]]]
+] = [
+    (
+        re.compile(r"^(?:turn|switch) on (.+)$"),
+        "HassTurnOn",
+        lambda m: {"name": _thing(m[1])},
+    ),
+    (
+        re.compile(r"^(?:turn|switch) (.+) on$"),
+        "HassTurnOn",
+        lambda m: {"name": _thing(m[1])},
+    ),
+    (
+        re.compile(r"^(?:turn|switch) off (.+)$"),
+        "HassTurnOff",
+        lambda m: {"name": _thing(m[1])},
+    ),
+    (
+        re.compile(r"^(?:turn|switch) (.+) off$"),
+        "HassTurnOff",
+        lambda m: {"name": _thing(m[1])},
+    ),
     (
         re.compile(r"^set (?:the )?temperature (?:of|in) (.+) to (\d+)(?: degrees)?$"),
         "HassClimateSetTemperature",
@@ -160,7 +182,9 @@ _COMMANDS: list[tuple[re.Pattern[str], str, Callable[[re.Match[str]], dict[str, 
         lambda m: {"name": _thing(m[1]), "temperature": int(m[2])},
     ),
     (
-        re.compile(r"^(?:set (.+?) brightness to|set (.+?) to|dim (.+?) to) (\d+)(?:%| percent)$"),
+        re.compile(
+            r"^(?:set (.+?) brightness to|set (.+?) to|dim (.+?) to) (\d+)(?:%| percent)$"
+        ),
         "HassLightSet",
         lambda m: {"name": _thing(m[1] or m[2] or m[3]), "brightness": int(m[4])},
     ),

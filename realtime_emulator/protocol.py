@@ -90,9 +90,7 @@ def unknown(param: str) -> ProtocolError:
 def invalid(param: str, value: Any, why: str = "") -> ProtocolError:
     """Invalid value error naming the parameter."""
     detail = f" {why}" if why else ""
-    return ProtocolError(
-        f"Invalid value: '{value}'.{detail}", "invalid_value", param
-    )
+    return ProtocolError(f"Invalid value: '{value}'.{detail}", "invalid_value", param)
 
 
 # --- sessions ------------------------------------------------------------------------
@@ -130,7 +128,8 @@ def default_session(dialect: Dialect, model: str) -> Json:
                     "format": {"type": "audio/pcm", "rate": 24000},
                     "transcription": None,
                     "noise_reduction": None,
-                    "turn_detection": default_turn_detection() | {"idle_timeout_ms": None},
+                    "turn_detection": default_turn_detection()
+                    | {"idle_timeout_ms": None},
                 },
                 "output": {
                     "format": {"type": "audio/pcm", "rate": 24000},
@@ -172,7 +171,9 @@ def _check_keys(value: Any, allowed: set[str], path: str) -> Json:
 
 def _check_number(value: Any, path: str, low: float, high: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ProtocolError(f"Invalid type for '{path}': expected a number.", "invalid_type", path)
+        raise ProtocolError(
+            f"Invalid type for '{path}': expected a number.", "invalid_type", path
+        )
     if not low <= value <= high:
         code = "decimal_below_min_value" if value < low else "decimal_above_max_value"
         raise ProtocolError(
@@ -191,8 +192,14 @@ def _check_turn_detection(value: Any, path: str) -> None:
     td = _check_keys(
         value,
         {
-            "type", "threshold", "prefix_padding_ms", "silence_duration_ms",
-            "create_response", "interrupt_response", "eagerness", "idle_timeout_ms",
+            "type",
+            "threshold",
+            "prefix_padding_ms",
+            "silence_duration_ms",
+            "create_response",
+            "interrupt_response",
+            "eagerness",
+            "idle_timeout_ms",
         },
         path,
     )
@@ -203,16 +210,25 @@ def _check_turn_detection(value: Any, path: str) -> None:
         if key in td:
             _check_number(td[key], f"{path}.{key}", 0, 10000)
     if "eagerness" in td:
-        _check_enum(td["eagerness"], f"{path}.eagerness", ["low", "medium", "high", "auto"])
+        _check_enum(
+            td["eagerness"], f"{path}.eagerness", ["low", "medium", "high", "auto"]
+        )
     if td["type"] == "semantic_vad":
-        for key in ("threshold", "prefix_padding_ms", "silence_duration_ms", "idle_timeout_ms"):
+        for key in (
+            "threshold",
+            "prefix_padding_ms",
+            "silence_duration_ms",
+            "idle_timeout_ms",
+        ):
             if key in td:
                 raise unknown(f"{path}.{key}")
 
 
 def _check_tools(value: Any, path: str) -> None:
     if not isinstance(value, list):
-        raise ProtocolError(f"Invalid type for '{path}': expected an array.", "invalid_type", path)
+        raise ProtocolError(
+            f"Invalid type for '{path}': expected an array.", "invalid_type", path
+        )
     for index, tool in enumerate(value):
         where = f"{path}[{index}]"
         _check_keys(tool, {"type", "name", "description", "parameters"}, where)
@@ -252,16 +268,27 @@ def _check_ga_format(value: Any, path: str) -> None:
         raise invalid(f"{path}.rate", fmt.get("rate"))
 
 
-def validate_update(dialect: Dialect, update: Any, current: Json, audio_started: bool) -> Json:
+def validate_update(
+    dialect: Dialect, update: Any, current: Json, audio_started: bool
+) -> Json:
     """The effective session after `update`, or ProtocolError (nothing changes)."""
     path = "session"
     if dialect == "ga":
         update = _check_keys(
             update,
             {
-                "type", "model", "output_modalities", "instructions", "tools",
-                "tool_choice", "max_output_tokens", "tracing", "prompt", "truncation",
-                "include", "audio",
+                "type",
+                "model",
+                "output_modalities",
+                "instructions",
+                "tools",
+                "tool_choice",
+                "max_output_tokens",
+                "tracing",
+                "prompt",
+                "truncation",
+                "include",
+                "audio",
             },
             path,
         )
@@ -281,23 +308,31 @@ def validate_update(dialect: Dialect, update: Any, current: Json, audio_started:
             _check_tools(update["tools"], "session.tools")
         if "max_output_tokens" in update:
             _check_tokens(update["max_output_tokens"], "session.max_output_tokens")
-        audio = _check_keys(update.get("audio", {}), {"input", "output"}, "session.audio")
+        audio = _check_keys(
+            update.get("audio", {}), {"input", "output"}, "session.audio"
+        )
         audio_in = _check_keys(
             audio.get("input", {}),
             {"format", "transcription", "noise_reduction", "turn_detection"},
             "session.audio.input",
         )
         audio_out = _check_keys(
-            audio.get("output", {}), {"format", "voice", "speed"}, "session.audio.output"
+            audio.get("output", {}),
+            {"format", "voice", "speed"},
+            "session.audio.output",
         )
         if "format" in audio_in:
             _check_ga_format(audio_in["format"], "session.audio.input.format")
         if "format" in audio_out:
             _check_ga_format(audio_out["format"], "session.audio.output.format")
         if "transcription" in audio_in:
-            _check_transcription(audio_in["transcription"], "session.audio.input.transcription")
+            _check_transcription(
+                audio_in["transcription"], "session.audio.input.transcription"
+            )
         if "turn_detection" in audio_in:
-            _check_turn_detection(audio_in["turn_detection"], "session.audio.input.turn_detection")
+            _check_turn_detection(
+                audio_in["turn_detection"], "session.audio.input.turn_detection"
+            )
         if "voice" in audio_out:
             _check_enum(audio_out["voice"], "session.audio.output.voice", VOICES_GA)
             old = current["audio"]["output"]["voice"]
@@ -319,15 +354,30 @@ def validate_update(dialect: Dialect, update: Any, current: Json, audio_started:
     update = _check_keys(
         update,
         {
-            "modalities", "instructions", "voice", "input_audio_format",
-            "output_audio_format", "input_audio_transcription", "turn_detection",
-            "input_audio_noise_reduction", "tools", "tool_choice", "temperature",
-            "max_response_output_tokens", "speed", "tracing", "model",
+            "modalities",
+            "instructions",
+            "voice",
+            "input_audio_format",
+            "output_audio_format",
+            "input_audio_transcription",
+            "turn_detection",
+            "input_audio_noise_reduction",
+            "tools",
+            "tool_choice",
+            "temperature",
+            "max_response_output_tokens",
+            "speed",
+            "tracing",
+            "model",
         },
         path,
     )
     if "modalities" in update:
-        mods = sorted(update["modalities"]) if isinstance(update["modalities"], list) else None
+        mods = (
+            sorted(update["modalities"])
+            if isinstance(update["modalities"], list)
+            else None
+        )
         if mods not in (["text"], ["audio", "text"]):
             raise invalid("session.modalities", update["modalities"])
     if "voice" in update:
@@ -340,9 +390,13 @@ def validate_update(dialect: Dialect, update: Any, current: Json, audio_started:
             )
     for key in ("input_audio_format", "output_audio_format"):
         if key in update:
-            _check_enum(update[key], f"session.{key}", ["pcm16", "g711_ulaw", "g711_alaw"])
+            _check_enum(
+                update[key], f"session.{key}", ["pcm16", "g711_ulaw", "g711_alaw"]
+            )
     if "input_audio_transcription" in update:
-        _check_transcription(update["input_audio_transcription"], "session.input_audio_transcription")
+        _check_transcription(
+            update["input_audio_transcription"], "session.input_audio_transcription"
+        )
     if "turn_detection" in update:
         _check_turn_detection(update["turn_detection"], "session.turn_detection")
     if "tools" in update:
@@ -350,7 +404,9 @@ def validate_update(dialect: Dialect, update: Any, current: Json, audio_started:
     if "temperature" in update:
         _check_number(update["temperature"], "session.temperature", 0.6, 1.2)
     if "max_response_output_tokens" in update:
-        _check_tokens(update["max_response_output_tokens"], "session.max_response_output_tokens")
+        _check_tokens(
+            update["max_response_output_tokens"], "session.max_response_output_tokens"
+        )
     if "speed" in update:
         _check_number(update["speed"], "session.speed", 0.25, 1.5)
     merged = copy.deepcopy(current)
@@ -385,7 +441,11 @@ class SessionView:
         """pcm16, g711_ulaw or g711_alaw."""
         if self.dialect == "ga":
             kind = self.s["audio"]["input"]["format"]["type"]
-            return {"audio/pcm": "pcm16", "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}[kind]
+            return {
+                "audio/pcm": "pcm16",
+                "audio/pcmu": "g711_ulaw",
+                "audio/pcma": "g711_alaw",
+            }[kind]
         return str(self.s["input_audio_format"])
 
     @property
@@ -393,7 +453,11 @@ class SessionView:
         """pcm16, g711_ulaw or g711_alaw."""
         if self.dialect == "ga":
             kind = self.s["audio"]["output"]["format"]["type"]
-            return {"audio/pcm": "pcm16", "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}[kind]
+            return {
+                "audio/pcm": "pcm16",
+                "audio/pcmu": "g711_ulaw",
+                "audio/pcma": "g711_alaw",
+            }[kind]
         return str(self.s["output_audio_format"])
 
     @property
@@ -413,7 +477,11 @@ class SessionView:
     @property
     def max_output_tokens(self) -> int | None:
         """The token cap of a response (None = unlimited)."""
-        key = "max_output_tokens" if self.dialect == "ga" else "max_response_output_tokens"
+        key = (
+            "max_output_tokens"
+            if self.dialect == "ga"
+            else "max_response_output_tokens"
+        )
         value = self.s.get(key)
         return value if isinstance(value, int) else None
 

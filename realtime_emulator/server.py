@@ -41,7 +41,9 @@ class EmulatorOptions:
     received_limit: int = 100_000  # recorded client events per session
 
 
-def _error_body(message: str, code: str, error_type: str = "invalid_request_error") -> str:
+def _error_body(
+    message: str, code: str, error_type: str = "invalid_request_error"
+) -> str:
     return json.dumps(
         {"error": {"message": message, "type": error_type, "code": code, "param": None}}
     )
@@ -90,17 +92,22 @@ class RealtimeEmulator:
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, host, port)
         await self._site.start()
-        sockets = self._site._server.sockets if self._site._server else []  # noqa: SLF001
-        self.host, self.port = host, sockets[0].getsockname()[1]
+        server = self._site._server  # noqa: SLF001 - the bound port is only there
+        sockets = getattr(server, "sockets", None) or []
+        self.host, self.port = host, int(sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
         """Close every session and the listener; leaves no task behind."""
-        await asyncio.gather(*(s.close(1001, "server shutting down") for s in self.sessions))
+        await asyncio.gather(
+            *(s.close(1001, "server shutting down") for s in self.sessions)
+        )
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
 
-    async def wait_for_session(self, n: int = 1, timeout: float = 5.0) -> EmulatedSession:
+    async def wait_for_session(
+        self, n: int = 1, timeout: float = 5.0
+    ) -> EmulatedSession:
         """Wait until at least `n` sessions exist; return the n-th."""
         async with asyncio.timeout(timeout), self._new_session:
             await self._new_session.wait_for(lambda: len(self.sessions) >= n)
@@ -112,8 +119,8 @@ class RealtimeEmulator:
             return auth[7:].strip()
         if key := request.headers.get("api-key"):
             return key
-        for proto in request.headers.get("Sec-WebSocket-Protocol", "").split(","):
-            proto = proto.strip()
+        for raw in request.headers.get("Sec-WebSocket-Protocol", "").split(","):
+            proto = raw.strip()
             if proto.startswith("openai-insecure-api-key."):
                 return proto.removeprefix("openai-insecure-api-key.")
         return request.query.get("api-key", "")
@@ -144,7 +151,12 @@ class RealtimeEmulator:
             {
                 "object": "list",
                 "data": [
-                    {"id": m, "object": "model", "created": 1756339200, "owned_by": "system"}
+                    {
+                        "id": m,
+                        "object": "model",
+                        "created": 1756339200,
+                        "owned_by": "system",
+                    }
                     for m in MODELS
                 ],
             }
@@ -160,14 +172,21 @@ class RealtimeEmulator:
             )
         if (denied := self._authorised(request)) is not None:
             return denied
-        protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+        protocols = [
+            p.strip()
+            for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
+        ]
         beta = (
             request.headers.get("OpenAI-Beta", "") == "realtime=v1"
             or "openai-beta.realtime-v1" in protocols
             or (request.path == "/openai/realtime" and "api-version" in request.query)
         )
         dialect: Dialect = "beta" if beta else "ga"
-        model = request.query.get("model") or request.query.get("deployment") or "gpt-realtime"
+        model = (
+            request.query.get("model")
+            or request.query.get("deployment")
+            or "gpt-realtime"
+        )
         ws = web.WebSocketResponse(
             protocols=("realtime",), max_msg_size=0, heartbeat=None, autoping=True
         )
@@ -194,4 +213,3 @@ class RealtimeEmulator:
             return ws
         await session.run()
         return ws
-

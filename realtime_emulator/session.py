@@ -1,7 +1,7 @@
 """One emulated realtime session: audio buffer and VAD, items, responses, errors.
 
 VAD: the input is cut into 10 ms frames; a frame is speech when its RMS level is
-above ``vad_threshold_dbfs + 60 × threshold`` dBFS (threshold 0.5 → -30 dBFS with
+above ``vad_threshold_dbfs + 60 x threshold`` dBFS (threshold 0.5 → -30 dBFS with
 the default knob). Speech starts at the first speech frame (reported minus
 ``prefix_padding_ms``) and stops after ``silence_duration_ms`` of non-speech
 (reported at the end of that window); semantic VAD uses a silence window from its
@@ -19,7 +19,7 @@ import json
 import logging
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -56,10 +56,18 @@ _LOGGER = logging.getLogger(__name__)
 FRAME_MS = 10
 EAGERNESS_SILENCE_MS = {"low": 800, "medium": 500, "auto": 500, "high": 250}
 _CLIENT_EVENTS = {
-    "session.update", "input_audio_buffer.append", "input_audio_buffer.commit",
-    "input_audio_buffer.clear", "output_audio_buffer.clear", "conversation.item.create",
-    "conversation.item.truncate", "conversation.item.delete", "conversation.item.retrieve",
-    "response.create", "response.cancel", "transcription_session.update",
+    "session.update",
+    "input_audio_buffer.append",
+    "input_audio_buffer.commit",
+    "input_audio_buffer.clear",
+    "output_audio_buffer.clear",
+    "conversation.item.create",
+    "conversation.item.truncate",
+    "conversation.item.delete",
+    "conversation.item.retrieve",
+    "response.create",
+    "response.cancel",
+    "transcription_session.update",
 }
 
 
@@ -139,7 +147,10 @@ class EmulatedSession:
             return
         event = {"event_id": new_id("event_"), **event}
         options = self.emulator.options
-        if options.drop_after_events is not None and len(self.sent) >= options.drop_after_events:
+        if (
+            options.drop_after_events is not None
+            and len(self.sent) >= options.drop_after_events
+        ):
             await self._drop()
             return
         if (
@@ -185,12 +196,17 @@ class EmulatedSession:
         """Greet, then handle client events until the socket closes."""
         from aiohttp import WSMsgType
 
-        await self.send({"type": "session.created", "session": copy.deepcopy(self.config)})
+        await self.send(
+            {"type": "session.created", "session": copy.deepcopy(self.config)}
+        )
         if self.dialect == "beta":
             await self.send(
                 {
                     "type": "conversation.created",
-                    "conversation": {"id": self.conversation_id, "object": "realtime.conversation"},
+                    "conversation": {
+                        "id": self.conversation_id,
+                        "object": "realtime.conversation",
+                    },
                 }
             )
         self._spawn(self._expire())
@@ -200,7 +216,10 @@ class EmulatedSession:
                     await self._handle_text(msg.data)
                 elif msg.type is WSMsgType.BINARY:
                     await self._error(
-                        ProtocolError("Binary frames are not supported.", "invalid_event"), None
+                        ProtocolError(
+                            "Binary frames are not supported.", "invalid_event"
+                        ),
+                        None,
                     )
         finally:
             await self.close()
@@ -224,11 +243,15 @@ class EmulatedSession:
             )
             return
         if not isinstance(event, dict):
-            await self._error(ProtocolError("The event must be an object.", "invalid_event"), None)
+            await self._error(
+                ProtocolError("The event must be an object.", "invalid_event"), None
+            )
             return
         if len(self.received) < self.emulator.options.received_limit:
             self.received.append(event)
-        event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
+        event_id = (
+            event.get("event_id") if isinstance(event.get("event_id"), str) else None
+        )
         kind = event.get("type")
         try:
             if kind is None:
@@ -237,7 +260,9 @@ class EmulatedSession:
                 raise invalid("type", kind, "Unknown event type.")
             handler = getattr(self, "_on_" + kind.replace(".", "_"), None)
             if handler is None:
-                raise ProtocolError(f"{kind} is not supported by this session.", "invalid_value", "type")
+                raise ProtocolError(
+                    f"{kind} is not supported by this session.", "invalid_value", "type"
+                )
             await handler(event)
         except ProtocolError as err:
             await self._error(err, event_id)
@@ -255,7 +280,9 @@ class EmulatedSession:
         self.config = validate_update(
             self.dialect, event.get("session"), self.config, self.audio_started
         )
-        await self.send({"type": "session.updated", "session": copy.deepcopy(self.config)})
+        await self.send(
+            {"type": "session.updated", "session": copy.deepcopy(self.config)}
+        )
 
     async def _on_transcription_session_update(self, event: Json) -> None:
         if self.dialect == "ga":
@@ -277,7 +304,9 @@ class EmulatedSession:
         try:
             data = base64.b64decode(str(event.get("audio", "")), validate=True)
         except binascii.Error as err:
-            raise invalid("audio", "<base64>", "The audio is not valid base64.") from err
+            raise invalid(
+                "audio", "<base64>", "The audio is not valid base64."
+            ) from err
         fmt = self.view.input_format
         if fmt == "g711_ulaw":
             data = pcm.ulaw_decode(data)
@@ -295,7 +324,9 @@ class EmulatedSession:
         if td is None:
             self._appended_ms += pcm.duration_ms(len(data), rate)
             return
-        threshold = self.emulator.options.vad_threshold_dbfs + 60 * float(td.get("threshold", 0.5))
+        threshold = self.emulator.options.vad_threshold_dbfs + 60 * float(
+            td.get("threshold", 0.5)
+        )
         if td["type"] == "semantic_vad":
             silence_ms = EAGERNESS_SILENCE_MS[str(td.get("eagerness", "auto"))]
         else:
@@ -378,11 +409,17 @@ class EmulatedSession:
         }
         self.items.append(item)
         await self.send(
-            {"type": "input_audio_buffer.committed", "item_id": item_id, "previous_item_id": previous}
+            {
+                "type": "input_audio_buffer.committed",
+                "item_id": item_id,
+                "previous_item_id": previous,
+            }
         )
         await self._announce(item, previous)
         if (transcription := self.view.transcription) is not None:
-            self._spawn(self._transcribe(item, heard, str(transcription.get("model", ""))))
+            self._spawn(
+                self._transcribe(item, heard, str(transcription.get("model", "")))
+            )
 
     async def _transcribe(self, item: Json, heard: str, model: str) -> None:
         await asyncio.sleep(self.emulator.options.transcription_delay)
@@ -426,7 +463,10 @@ class EmulatedSession:
                     "input_tokens": audio_tokens,
                     "output_tokens": out_tokens,
                     "total_tokens": audio_tokens + out_tokens,
-                    "input_token_details": {"text_tokens": 0, "audio_tokens": audio_tokens},
+                    "input_token_details": {
+                        "text_tokens": 0,
+                        "audio_tokens": audio_tokens,
+                    },
                 },
             }
         )
@@ -436,10 +476,28 @@ class EmulatedSession:
     async def _announce(self, item: Json, previous: str | None) -> None:
         wire = wire_item(item, self.dialect)
         if self.dialect == "ga":
-            await self.send({"type": "conversation.item.added", "item": wire, "previous_item_id": previous})
-            await self.send({"type": "conversation.item.done", "item": wire, "previous_item_id": previous})
+            await self.send(
+                {
+                    "type": "conversation.item.added",
+                    "item": wire,
+                    "previous_item_id": previous,
+                }
+            )
+            await self.send(
+                {
+                    "type": "conversation.item.done",
+                    "item": wire,
+                    "previous_item_id": previous,
+                }
+            )
         else:
-            await self.send({"type": "conversation.item.created", "item": wire, "previous_item_id": previous})
+            await self.send(
+                {
+                    "type": "conversation.item.created",
+                    "item": wire,
+                    "previous_item_id": previous,
+                }
+            )
 
     def _find(self, item_id: Any) -> Json | None:
         return next((i for i in self.items if i["id"] == item_id), None)
@@ -448,7 +506,11 @@ class EmulatedSession:
         self._fields(event, {"item", "previous_item_id"})
         item = copy.deepcopy(event.get("item"))
         if not isinstance(item, dict):
-            raise ProtocolError("Missing required parameter: 'item'.", "missing_required_parameter", "item")
+            raise ProtocolError(
+                "Missing required parameter: 'item'.",
+                "missing_required_parameter",
+                "item",
+            )
         kind = item.get("type")
         if kind not in ("message", "function_call", "function_call_output"):
             raise invalid("item.type", kind)
@@ -472,7 +534,9 @@ class EmulatedSession:
                     part["type"] = "output_text"
         item.setdefault("id", new_id("item_"))
         if self._find(item["id"]) is not None:
-            raise ProtocolError(f"Item with id {item['id']} already exists.", "invalid_value", "item.id")
+            raise ProtocolError(
+                f"Item with id {item['id']} already exists.", "invalid_value", "item.id"
+            )
         item["object"] = "realtime.item"
         item["status"] = "completed"
         previous = event.get("previous_item_id")
@@ -484,7 +548,9 @@ class EmulatedSession:
             index = self.items.index(found) + 1
         else:
             raise ProtocolError(
-                f"Item with item_id not found: {previous}", "invalid_value", "previous_item_id"
+                f"Item with item_id not found: {previous}",
+                "invalid_value",
+                "previous_item_id",
             )
         self.items.insert(index, item)
         before = self.items[index - 1]["id"] if index > 0 else None
@@ -541,7 +607,12 @@ class EmulatedSession:
                 "item_retrieve_invalid_item_id",
                 "item_id",
             )
-        await self.send({"type": "conversation.item.retrieved", "item": wire_item(item, self.dialect)})
+        await self.send(
+            {
+                "type": "conversation.item.retrieved",
+                "item": wire_item(item, self.dialect),
+            }
+        )
 
     # --- responses -------------------------------------------------------------------
 
@@ -551,9 +622,21 @@ class EmulatedSession:
         if not isinstance(params, dict):
             raise invalid("response", params)
         allowed = {
-            "output_modalities", "modalities", "instructions", "tools", "tool_choice",
-            "max_output_tokens", "max_response_output_tokens", "conversation", "metadata",
-            "input", "audio", "voice", "output_audio_format", "temperature", "prompt",
+            "output_modalities",
+            "modalities",
+            "instructions",
+            "tools",
+            "tool_choice",
+            "max_output_tokens",
+            "max_response_output_tokens",
+            "conversation",
+            "metadata",
+            "input",
+            "audio",
+            "voice",
+            "output_audio_format",
+            "temperature",
+            "prompt",
         }
         for key in params:
             if key not in allowed:
@@ -577,18 +660,25 @@ class EmulatedSession:
         wanted = event.get("response_id")
         for response in self.responses:
             running = response.task is not None and not response.task.done()
-            if running and wanted in (None, response.id) and response.cancel_reason is None:
+            if (
+                running
+                and wanted in (None, response.id)
+                and response.cancel_reason is None
+            ):
                 self._cancel(response, "client_cancelled")
                 return
         raise ProtocolError(
-            "Cancellation failed: no active response found", "response_cancel_not_active"
+            "Cancellation failed: no active response found",
+            "response_cancel_not_active",
         )
 
     def _cancel(self, response: _Response, reason: str) -> None:
         response.cancel_reason = reason
         response.cancelled.set()
 
-    def _response_object(self, response: _Response, status: str, usage_obj: Json | None) -> Json:
+    def _response_object(
+        self, response: _Response, status: str, usage_obj: Json | None
+    ) -> Json:
         params = response.params
         audio = self._response_audio(response)
         details: Json | None = None
@@ -604,11 +694,15 @@ class EmulatedSession:
             "status": status,
             "status_details": details,
             "output": [wire_item(item, self.dialect) for item in response.output],
-            "conversation_id": self.conversation_id if response.in_conversation else None,
+            "conversation_id": self.conversation_id
+            if response.in_conversation
+            else None,
             "usage": usage_obj,
             "metadata": params.get("metadata"),
         }
-        max_tokens = params.get("max_output_tokens", params.get("max_response_output_tokens"))
+        max_tokens = params.get(
+            "max_output_tokens", params.get("max_response_output_tokens")
+        )
         if max_tokens is None:
             max_tokens = self.view.max_output_tokens or "inf"
         if self.dialect == "ga":
@@ -635,7 +729,12 @@ class EmulatedSession:
         return self.view.audio_out
 
     async def _run_response(self, response: _Response) -> None:
-        await self.send({"type": "response.created", "response": self._response_object(response, "in_progress", None)})
+        await self.send(
+            {
+                "type": "response.created",
+                "response": self._response_object(response, "in_progress", None),
+            }
+        )
         if self.dialect == "beta":
             await self._rate_limits()
         try:
@@ -644,11 +743,15 @@ class EmulatedSession:
         except TimeoutError:
             pass
         context_items = self._context(response)
-        instructions = str(response.params.get("instructions") or self.config.get("instructions") or "")
+        instructions = str(
+            response.params.get("instructions") or self.config.get("instructions") or ""
+        )
         tools = response.params.get("tools", self.config.get("tools")) or []
         outputs: list[Output] = []
         if response.cancel_reason is None:
-            ctx = TurnContext([brain_item(i) for i in context_items], tools, instructions)
+            ctx = TurnContext(
+                [brain_item(i) for i in context_items], tools, instructions
+            )
             outputs = self.emulator.brain.respond(ctx)
         out_text = out_audio = 0
         status = "completed"
@@ -672,7 +775,12 @@ class EmulatedSession:
         prefix = self._input_prefix(instructions, tools, context_items)
         usage_obj = usage(self.dialect, prefix, self._last_prefix, out_text, out_audio)
         self._last_prefix = prefix
-        await self.send({"type": "response.done", "response": self._response_object(response, status, usage_obj)})
+        await self.send(
+            {
+                "type": "response.done",
+                "response": self._response_object(response, status, usage_obj),
+            }
+        )
         if self.dialect == "ga":
             await self._rate_limits()
 
@@ -690,7 +798,9 @@ class EmulatedSession:
         return items
 
     @staticmethod
-    def _input_prefix(instructions: str, tools: list[Json], items: list[Json]) -> list[tuple[str, int, int]]:
+    def _input_prefix(
+        instructions: str, tools: list[Json], items: list[Json]
+    ) -> list[tuple[str, int, int]]:
         prefix = [("instructions+tools", tools_tokens(instructions, tools), 0)]
         for item in items:
             text, audio = item_tokens(item)
@@ -702,8 +812,18 @@ class EmulatedSession:
             {
                 "type": "rate_limits.updated",
                 "rate_limits": [
-                    {"name": "requests", "limit": 5000, "remaining": 4999, "reset_seconds": 0.012},
-                    {"name": "tokens", "limit": 400000, "remaining": 398000, "reset_seconds": 0.3},
+                    {
+                        "name": "requests",
+                        "limit": 5000,
+                        "remaining": 4999,
+                        "reset_seconds": 0.012,
+                    },
+                    {
+                        "name": "tokens",
+                        "limit": 400000,
+                        "remaining": 398000,
+                        "reset_seconds": 0.3,
+                    },
                 ],
             }
         )
@@ -715,24 +835,50 @@ class EmulatedSession:
             self.items.append(item)
         return previous
 
-    async def _announce_output(self, response: _Response, index: int, item: Json, previous: str | None) -> None:
+    async def _announce_output(
+        self, response: _Response, index: int, item: Json, previous: str | None
+    ) -> None:
         wire = wire_item(item, self.dialect)
-        await self.send({"type": "response.output_item.added", "response_id": response.id, "output_index": index, "item": wire})
+        await self.send(
+            {
+                "type": "response.output_item.added",
+                "response_id": response.id,
+                "output_index": index,
+                "item": wire,
+            }
+        )
         if response.in_conversation:
-            kind = "conversation.item.added" if self.dialect == "ga" else "conversation.item.created"
+            kind = (
+                "conversation.item.added"
+                if self.dialect == "ga"
+                else "conversation.item.created"
+            )
             await self.send({"type": kind, "item": wire, "previous_item_id": previous})
 
     async def _finish_output(self, response: _Response, index: int, item: Json) -> None:
         item["status"] = "incomplete" if response.cancel_reason else "completed"
         wire = wire_item(item, self.dialect)
-        await self.send({"type": "response.output_item.done", "response_id": response.id, "output_index": index, "item": wire})
+        await self.send(
+            {
+                "type": "response.output_item.done",
+                "response_id": response.id,
+                "output_index": index,
+                "item": wire,
+            }
+        )
         if response.in_conversation and self.dialect == "ga":
-            await self.send({"type": "conversation.item.done", "item": wire, "previous_item_id": None})
+            await self.send(
+                {
+                    "type": "conversation.item.done",
+                    "item": wire,
+                    "previous_item_id": None,
+                }
+            )
 
     async def _say(self, response: _Response, index: int, text: str) -> tuple[int, int]:
         """Stream a message; return (text tokens, audio tokens) produced."""
         audio = self._response_audio(response)
-        kind = "audio" if audio else "text"
+        kind: Literal["text", "audio"] = "audio" if audio else "text"
         ptype = part_type(kind, "assistant", "ga")
         item: Json = {
             "id": new_id("item_"),
@@ -743,8 +889,15 @@ class EmulatedSession:
         }
         previous = self._add_output(response, item)
         await self._announce_output(response, index, item, previous)
-        ids = {"response_id": response.id, "item_id": item["id"], "output_index": index, "content_index": 0}
-        empty: Json = {"type": kind, "transcript": ""} if audio else {"type": kind, "text": ""}
+        ids = {
+            "response_id": response.id,
+            "item_id": item["id"],
+            "output_index": index,
+            "content_index": 0,
+        }
+        empty: Json = (
+            {"type": kind, "transcript": ""} if audio else {"type": kind, "text": ""}
+        )
         await self.send({"type": "response.content_part.added", **ids, "part": empty})
         names = self._delta_names(audio)
         spoken = ""
@@ -753,7 +906,9 @@ class EmulatedSession:
             self.audio_started = True
             spoken, seconds = await self._stream_audio(response, ids, text, names)
             await self.send({"type": names["audio_done"], **ids})
-            await self.send({"type": names["transcript_done"], **ids, "transcript": spoken})
+            await self.send(
+                {"type": names["transcript_done"], **ids, "transcript": spoken}
+            )
             part: Json = {"type": ptype, "transcript": spoken}
             done_part: Json = {"type": "audio", "transcript": spoken}
         else:
@@ -768,7 +923,9 @@ class EmulatedSession:
             done_part = {"type": "text", "text": spoken}
         item["content"] = [part]
         item["_out_audio_seconds"] = seconds
-        await self.send({"type": "response.content_part.done", **ids, "part": done_part})
+        await self.send(
+            {"type": "response.content_part.done", **ids, "part": done_part}
+        )
         await self._finish_output(response, index, item)
         return text_tokens(spoken), math.ceil(seconds * TOKENS_PER_SECOND_OUT)
 
@@ -816,15 +973,29 @@ class EmulatedSession:
             sent_bytes += len(piece)
             wire = piece
             if fmt != "pcm16":
-                narrow = pcm.array_to_pcm16(pcm.resample(np.frombuffer(piece, dtype="<i2"), 24000, 8000))
-                wire = pcm.ulaw_encode(narrow) if fmt == "g711_ulaw" else pcm.alaw_encode(narrow)
-            await self.send({"type": names["audio_delta"], **ids, "delta": base64.b64encode(wire).decode()})
+                narrow = pcm.array_to_pcm16(
+                    pcm.resample(np.frombuffer(piece, dtype="<i2"), 24000, 8000)
+                )
+                wire = (
+                    pcm.ulaw_encode(narrow)
+                    if fmt == "g711_ulaw"
+                    else pcm.alaw_encode(narrow)
+                )
+            await self.send(
+                {
+                    "type": names["audio_delta"],
+                    **ids,
+                    "delta": base64.b64encode(wire).decode(),
+                }
+            )
             # Transcript keeps pace with the audio: words up to this point.
             due = math.ceil(len(words) * (n + 1) / total)
             while len(said.split()) < due and len(said) < len(text):
                 word = words[len(said.split())]
                 said += word
-                await self.send({"type": names["transcript_delta"], **ids, "delta": word})
+                await self.send(
+                    {"type": names["transcript_delta"], **ids, "delta": word}
+                )
             if options.audio_pacing == "realtime":
                 ahead = started + pcm.duration_ms(sent_bytes) / 1000 - time.monotonic()
                 with contextlib.suppress(TimeoutError):
@@ -846,11 +1017,26 @@ class EmulatedSession:
         }
         previous = self._add_output(response, item)
         await self._announce_output(response, index, item, previous)
-        ids = {"response_id": response.id, "item_id": item["id"], "output_index": index, "call_id": item["call_id"]}
+        ids = {
+            "response_id": response.id,
+            "item_id": item["id"],
+            "output_index": index,
+            "call_id": item["call_id"],
+        }
         args = output.arguments
         for start in range(0, len(args), 16):
-            await self.send({"type": "response.function_call_arguments.delta", **ids, "delta": args[start : start + 16]})
-        done: Json = {"type": "response.function_call_arguments.done", **ids, "arguments": args}
+            await self.send(
+                {
+                    "type": "response.function_call_arguments.delta",
+                    **ids,
+                    "delta": args[start : start + 16],
+                }
+            )
+        done: Json = {
+            "type": "response.function_call_arguments.done",
+            **ids,
+            "arguments": args,
+        }
         if self.dialect == "ga":
             done["name"] = output.name
         await self.send(done)

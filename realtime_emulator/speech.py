@@ -60,7 +60,9 @@ def encode(text: str, rate: int = 24000, amplitude: float = 0.3) -> bytes:
     return np.clip(np.rint(signal), -32768, 32767).astype("<i2").tobytes()
 
 
-def _bursts(energy: npt.NDArray[np.float64], frames_per_symbol: int) -> list[tuple[int, int]]:
+def _bursts(
+    energy: npt.NDArray[np.float64], frames_per_symbol: int
+) -> list[tuple[int, int]]:
     """(start, end) frame ranges of the tone bursts."""
     if energy.size == 0 or energy.max() <= 0:
         return []
@@ -73,7 +75,9 @@ def _bursts(energy: npt.NDArray[np.float64], frames_per_symbol: int) -> list[tup
         length = end - start
         if length < frames_per_symbol / 2:
             continue  # a symbol cut at the edge of the stream, or a click
-        pieces = max(1, round(length / period)) if length > 1.5 * frames_per_symbol else 1
+        pieces = (
+            max(1, round(length / period)) if length > 1.5 * frames_per_symbol else 1
+        )
         step = length / pieces
         bursts += [
             (int(start + i * step), int(start + min(length, (i + 1) * step)))
@@ -84,7 +88,9 @@ def _bursts(energy: npt.NDArray[np.float64], frames_per_symbol: int) -> list[tup
 
 def decode(pcm: bytes, rate: int = 24000) -> str:
     """The text encoded in PCM16 mono audio at `rate` ("" for silence or noise)."""
-    samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2").astype(np.float64)
+    samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2").astype(
+        np.float64
+    )
     frame = max(1, rate // 1000)
     usable = len(samples) - len(samples) % frame
     if usable == 0:

@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
 # Import our package first: the harness otherwise resolves `custom_components` to its
 # own testing package.
 import custom_components.openai_realtime  # noqa: F401
@@ -16,11 +21,6 @@ from custom_components.openai_realtime.const import (
     DOMAIN,
     ENDPOINT_CUSTOM,
 )
-import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
-
-from homeassistant.core import HomeAssistant
-from homeassistant.setup import async_setup_component
 
 if TYPE_CHECKING:
     from realtime_emulator import RealtimeEmulator

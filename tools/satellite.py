@@ -11,20 +11,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 import io
 from pathlib import Path
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 import wave
 
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from custom_components.openai_realtime.realtime import audio as pcm  # noqa: E402
+from custom_components.openai_realtime.realtime import audio as pcm
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
 PIPELINE_RATE = 16000  # what HA's pipeline takes
 CHUNK_MS = 20  # satellites send about this much per message
@@ -59,12 +61,18 @@ def read_wav(path: Path) -> bytes:
     """A WAV file as 16 kHz mono PCM16, converted if it is in another rate or stereo."""
     try:
         with wave.open(str(path), "rb") as wav:
-            width, rate, channels = wav.getsampwidth(), wav.getframerate(), wav.getnchannels()
+            width, rate, channels = (
+                wav.getsampwidth(),
+                wav.getframerate(),
+                wav.getnchannels(),
+            )
             frames = wav.readframes(wav.getnframes())
     except (wave.Error, EOFError) as err:
         raise SatelliteError(f"{path} is not a PCM WAV file: {err}") from err
     if width != 2:
-        raise SatelliteError(f"{path} has {8 * width}-bit samples; 16-bit PCM is needed")
+        raise SatelliteError(
+            f"{path} has {8 * width}-bit samples; 16-bit PCM is needed"
+        )
     if rate not in pcm.SUPPORTED_RATES:
         raise SatelliteError(
             f"{path} is {rate} Hz; supported: {', '.join(map(str, pcm.SUPPORTED_RATES))}"
@@ -87,7 +95,9 @@ def wav_bytes(data: bytes, rate: int) -> bytes:
 def pcm_from_wav_stream(data: bytes) -> tuple[bytes, int]:
     """PCM and rate of a (possibly streamed, size-less) WAV file."""
     if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        raise SatelliteError("The TTS answer is not WAV; set the pipeline's TTS to ours")
+        raise SatelliteError(
+            "The TTS answer is not WAV; set the pipeline's TTS to ours"
+        )
     rate = int.from_bytes(data[24:28], "little")
     start = data.find(b"data") + 8
     return data[start:], rate
@@ -108,9 +118,13 @@ class HomeAssistantClient:
         """Open the websocket API and authenticate."""
         ws_url = self.url.replace("http", "ws", 1) + "/api/websocket"
         try:
-            self.ws = await self.http.ws_connect(ws_url, timeout=aiohttp.ClientWSTimeout(ws_close=10))
+            self.ws = await self.http.ws_connect(
+                ws_url, timeout=aiohttp.ClientWSTimeout(ws_close=10)
+            )
         except (aiohttp.ClientError, OSError) as err:
-            raise SatelliteError(f"Cannot reach Home Assistant at {self.url}: {err}") from err
+            raise SatelliteError(
+                f"Cannot reach Home Assistant at {self.url}: {err}"
+            ) from err
         hello = await self.ws.receive_json()
         if hello.get("type") != "auth_required":
             raise SatelliteError(f"{self.url} does not look like Home Assistant")
@@ -143,7 +157,9 @@ class HomeAssistantClient:
     async def fetch(self, path: str) -> AsyncIterator[bytes]:
         """Stream a file Home Assistant serves (the TTS answer)."""
         url = path if path.startswith("http") else self.url + path
-        async with self.http.get(url, headers={"Authorization": f"Bearer {self.token}"}) as resp:
+        async with self.http.get(
+            url, headers={"Authorization": f"Bearer {self.token}"}
+        ) as resp:
             if resp.status != 200:
                 raise SatelliteError(f"Fetching the answer failed: HTTP {resp.status}")
             async for chunk in resp.content.iter_any():
@@ -211,7 +227,10 @@ async def run_turn(
 
 
 async def _send_audio(
-    client: HomeAssistantClient, handler: int, audio: AsyncIterator[bytes], result: TurnResult
+    client: HomeAssistantClient,
+    handler: int,
+    audio: AsyncIterator[bytes],
+    result: TurnResult,
 ) -> None:
     assert client.ws is not None
     prefix = bytes([handler])
@@ -233,7 +252,7 @@ async def wav_chunks(data: bytes, realtime: bool) -> AsyncIterator[bytes]:
 async def microphone_chunks() -> AsyncIterator[bytes]:
     """16 kHz PCM from the default microphone until Enter is pressed (pyaudio)."""
     try:
-        import pyaudio  # type: ignore[import-not-found]
+        import pyaudio
     except ImportError as err:
         raise SatelliteError(
             "Microphone mode needs pyaudio: pip install -r requirements_dev.txt "
@@ -242,7 +261,10 @@ async def microphone_chunks() -> AsyncIterator[bytes]:
     audio = pyaudio.PyAudio()
     frames = PIPELINE_RATE * CHUNK_MS // 1000
     stream = audio.open(
-        format=pyaudio.paInt16, channels=1, rate=PIPELINE_RATE, input=True,
+        format=pyaudio.paInt16,
+        channels=1,
+        rate=PIPELINE_RATE,
+        input=True,
         frames_per_buffer=frames,
     )
     stop = asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
@@ -272,18 +294,28 @@ def play(data: bytes, rate: int) -> None:
 
 async def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run one turn, print what happened."""
-    parser = argparse.ArgumentParser(prog="tools/satellite", description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8123", help="Home Assistant URL")
+    parser = argparse.ArgumentParser(
+        prog="tools/satellite", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--url", default="http://127.0.0.1:8123", help="Home Assistant URL"
+    )
     parser.add_argument("--token", help="long-lived access token")
     parser.add_argument("--token-file", type=Path, help="file holding the token")
     parser.add_argument("--pipeline", help="pipeline name or id (default: preferred)")
     parser.add_argument("--text", help="a typed turn")
     parser.add_argument("--in", dest="wav_in", type=Path, help="WAV file to speak")
-    parser.add_argument("--out", dest="wav_out", type=Path, help="write the answer here")
-    parser.add_argument("--realtime", action="store_true", help="pace WAV input like a mic")
+    parser.add_argument(
+        "--out", dest="wav_out", type=Path, help="write the answer here"
+    )
+    parser.add_argument(
+        "--realtime", action="store_true", help="pace WAV input like a mic"
+    )
     parser.add_argument("--conversation-id", help="continue a conversation")
     args = parser.parse_args(argv)
-    token = args.token or (args.token_file.read_text().strip() if args.token_file else None)
+    token = args.token or (
+        args.token_file.read_text().strip() if args.token_file else None
+    )
     if not token:
         parser.error("give --token or --token-file")
     try:
@@ -292,7 +324,9 @@ async def main(argv: list[str] | None = None) -> int:
             await client.connect()
             if args.text is not None:
                 result = await run_turn(
-                    client, text=args.text, pipeline=args.pipeline,
+                    client,
+                    text=args.text,
+                    pipeline=args.pipeline,
                     conversation_id=args.conversation_id,
                 )
             else:
@@ -302,7 +336,9 @@ async def main(argv: list[str] | None = None) -> int:
                     else microphone_chunks()
                 )
                 result = await run_turn(
-                    client, audio=chunks, pipeline=args.pipeline,
+                    client,
+                    audio=chunks,
+                    pipeline=args.pipeline,
                     conversation_id=args.conversation_id,
                 )
     except SatelliteError as err:
@@ -320,7 +356,9 @@ async def main(argv: list[str] | None = None) -> int:
     if result.audio:
         if args.wav_out:
             args.wav_out.write_bytes(wav_bytes(result.audio, result.audio_rate))
-            print(f"audio:    {args.wav_out} ({pcm.duration_ms(len(result.audio), result.audio_rate) / 1000:.1f} s)")
+            print(
+                f"audio:    {args.wav_out} ({pcm.duration_ms(len(result.audio), result.audio_rate) / 1000:.1f} s)"
+            )
         elif args.text is None:
             play(result.audio, result.audio_rate)
     return 0

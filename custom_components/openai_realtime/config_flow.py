@@ -12,8 +12,7 @@ from homeassistant.config_entries import (
     OptionsFlow,
 )
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import TemplateError
-from homeassistant.helpers import llm, template
+from homeassistant.helpers import llm
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     BooleanSelector,
@@ -285,7 +284,7 @@ class OpenAIRealtimeConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             submitted = dict(user_input)
-            if not submitted.get(CONF_API_KEY) and kind != ENDPOINT_CUSTOM:
+            if not submitted.get(CONF_API_KEY):
                 submitted[CONF_API_KEY] = entry.data.get(CONF_API_KEY, "")
             data = _normalise(kind, submitted)
             if not (errors := await _validate(self.hass, data)):
@@ -418,12 +417,6 @@ class OpenAIRealtimeOptionsFlow(OptionsFlow):
             dialect_for_model(model)
         ):
             errors[CONF_VOICE] = "invalid_voice"
-        try:
-            template.Template(
-                str(options.get(CONF_PROMPT, "")), self.hass
-            ).ensure_valid()
-        except TemplateError:
-            errors[CONF_PROMPT] = "invalid_template"
         for key in (
             CONF_MAX_OUTPUT_TOKENS,
             CONF_IDLE_TIMEOUT,

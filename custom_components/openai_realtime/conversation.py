@@ -31,6 +31,8 @@ class OpenAIRealtimeConversationEntity(conversation.ConversationEntity):
 
     _attr_has_entity_name = True
     _attr_name = None
+    # The answer streams into the ChatLog, so HA can start TTS early (2025.7+).
+    _attr_supports_streaming = True
 
     def __init__(self, entry: OpenAIRealtimeConfigEntry) -> None:
         """Bind to the entry's runtime."""

@@ -9,9 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 import logging
 from pathlib import Path
-from typing import Any
-
-import voluptuous as vol
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.auth.const import GROUP_ID_ADMIN
 from homeassistant.auth.models import TOKEN_TYPE_LONG_LIVED_ACCESS_TOKEN
@@ -22,9 +20,12 @@ from homeassistant.components.assist_pipeline.pipeline import (
     async_update_pipeline,
 )
 from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
-from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import config_validation as cv, entity_registry as er
-from homeassistant.helpers.typing import ConfigType
+import voluptuous as vol
+
+if TYPE_CHECKING:
+    from homeassistant.core import Event, HomeAssistant
+    from homeassistant.helpers.typing import ConfigType
 
 _LOGGER = logging.getLogger(__name__)
 DOMAIN = "dev_seed"
@@ -65,14 +66,16 @@ async def _async_seed_user(hass: HomeAssistant, conf: dict[str, Any]) -> None:
     if users:
         user = users[0]
     else:
-        user = await hass.auth.async_create_user("Developer", group_ids=[GROUP_ID_ADMIN])
+        user = await hass.auth.async_create_user(
+            "Developer", group_ids=[GROUP_ID_ADMIN]
+        )
         await provider.async_add_auth(conf["username"], conf["password"])  # type: ignore[attr-defined]
         credentials = await provider.async_get_or_create_credentials(
             {"username": conf["username"]}
         )
         await hass.auth.async_link_user(user, credentials)
     token_file = Path(conf["token_file"])
-    if token_file.exists():
+    if await hass.async_add_executor_job(token_file.exists):
         return
     refresh = await hass.auth.async_create_refresh_token(
         user,
@@ -106,7 +109,9 @@ async def _async_seed_entry(hass: HomeAssistant, entry_data: dict[str, Any]) -> 
         e.domain: e.entity_id
         for e in er.async_entries_for_config_entry(ents, entry.entry_id)
     }
-    pipeline = next((p for p in async_get_pipelines(hass) if p.name == PIPELINE_NAME), None)
+    pipeline = next(
+        (p for p in async_get_pipelines(hass) if p.name == PIPELINE_NAME), None
+    )
     if pipeline is None:
         pipeline = await async_create_default_pipeline(
             hass,

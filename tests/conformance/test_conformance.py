@@ -12,11 +12,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import custom_components.openai_realtime  # noqa: F401
-from custom_components.openai_realtime.realtime import events as ev
-from custom_components.openai_realtime.realtime.endpoint import Dialect, openai_endpoint
-from custom_components.openai_realtime.realtime.errors import ServerError
-from custom_components.openai_realtime.realtime.session import FunctionCall, RealtimeSession
 from openai.types import beta as _beta_types  # noqa: F401  (imports the beta package)
 from openai.types.beta.realtime import (
     RealtimeClientEvent as BetaClientEvent,
@@ -29,6 +24,14 @@ from openai.types.realtime import (
 from pydantic import BaseModel, TypeAdapter
 import pytest
 
+import custom_components.openai_realtime  # noqa: F401
+from custom_components.openai_realtime.realtime import events as ev
+from custom_components.openai_realtime.realtime.endpoint import Dialect, openai_endpoint
+from custom_components.openai_realtime.realtime.errors import ServerError
+from custom_components.openai_realtime.realtime.session import (
+    FunctionCall,
+    RealtimeSession,
+)
 from realtime_emulator import RealtimeEmulator, speech
 from realtime_emulator.brain import Rule, ScriptedBrain
 
@@ -67,7 +70,13 @@ async def emu() -> AsyncIterator[RealtimeEmulator]:
 
     emulator = RealtimeEmulator(
         brain=ScriptedBrain(
-            [Rule("lights on", call=[("HassTurnOn", {"name": "kitchen"})], then_say="Done.")],
+            [
+                Rule(
+                    "lights on",
+                    call=[("HassTurnOn", {"name": "kitchen"})],
+                    then_say="Done.",
+                )
+            ],
             fallback=HouseBrain(),
         )
     )
@@ -85,7 +94,9 @@ TOOLS = (
 )
 
 
-async def _scenario(http: aiohttp.ClientSession, emu: RealtimeEmulator, dialect: Dialect) -> None:
+async def _scenario(
+    http: aiohttp.ClientSession, emu: RealtimeEmulator, dialect: Dialect
+) -> None:
     model = "gpt-realtime" if dialect == "ga" else "gpt-4o-realtime-preview"
     endpoint = openai_endpoint("sk-any", model, base_url=emu.base_url, dialect=dialect)
     config = ev.SessionConfig(

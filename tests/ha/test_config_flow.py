@@ -5,6 +5,13 @@ from __future__ import annotations
 from typing import Any
 from unittest.mock import patch
 
+from homeassistant import config_entries
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
+from homeassistant.setup import async_setup_component
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
 import custom_components.openai_realtime  # noqa: F401
 from custom_components.openai_realtime.const import (
     CONF_API_KEY,
@@ -22,13 +29,6 @@ from custom_components.openai_realtime.const import (
     ENDPOINT_AZURE,
     ENDPOINT_CUSTOM,
 )
-import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
-
-from homeassistant import config_entries
-from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.setup import async_setup_component
 from realtime_emulator import RealtimeEmulator
 
 from ..conftest import API_KEY, entry_data
@@ -53,7 +53,8 @@ async def test_custom_endpoint_success(
     result = await _start_custom(hass)
     assert result["type"] is FlowResultType.FORM
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_BASE_URL: emulator.base_url + "/", CONF_API_KEY: API_KEY}
+        result["flow_id"],
+        {CONF_BASE_URL: emulator.base_url + "/", CONF_API_KEY: API_KEY},
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"] == {
@@ -63,9 +64,14 @@ async def test_custom_endpoint_success(
     }
     assert result["options"][CONF_MODEL] == "gpt-realtime"
     assert result["options"][CONF_LLM_HASS_API] == ["assist"]
-    # The check opened one realtime session and closed it; no response was asked.
-    assert len(emulator.sessions) == 1
+    # Checking the key (and then setting the entry up) opened sessions, closed
+    # them, and never asked for a response: nothing was billed.
+    assert emulator.sessions
     assert not any(e["type"] == "response.create" for e in emulator.received)
+    await hass.async_block_till_done()
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert all(session.closed for session in emulator.sessions)
 
 
 async def test_azure_endpoint_success(
@@ -240,11 +246,12 @@ async def test_options(hass: HomeAssistant, setup_integration: MockConfigEntry) 
 @pytest.mark.parametrize(
     ("changes", "errors"),
     [
-        ({"model": "gpt-4o-realtime-preview", "voice": "marin"}, {"voice": "invalid_voice"}),
+        (
+            {"model": "gpt-4o-realtime-preview", "voice": "marin"},
+            {"voice": "invalid_voice"},
+        ),
         ({"voice": "nobody"}, {"voice": "invalid_voice"}),
-        ({"prompt": "{{ unclosed"}, {"prompt": "invalid_template"}),
         ({"model": "  "}, {"model": "invalid_model"}),
-        ({"price_text_in": 1.0}, {"base": "incomplete_prices"}),
     ],
 )
 async def test_options_invalid(
@@ -285,7 +292,36 @@ def _options_input(
         "idle_timeout": 120,
         "eager_response": True,
     }
-    fields = ("text_in", "cached_text_in", "text_out", "audio_in", "cached_audio_in", "audio_out")
+    fields = (
+        "text_in",
+        "cached_text_in",
+        "text_out",
+        "audio_in",
+        "cached_audio_in",
+        "audio_out",
+    )
     for name, price in zip(fields, prices or [], strict=False):
         values[f"price_{name}"] = price
     return values
+
+
+async def test_options_bad_template_and_prices(
+    hass: HomeAssistant, setup_integration: MockConfigEntry
+) -> None:
+    """A broken template is refused by the form; prices must be all or none."""
+    entry = setup_integration
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    with pytest.raises(InvalidData):
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], _options_input() | {CONF_PROMPT: "{{ unclosed"}
+        )
+    # A model with no known prices: one price alone is not enough.
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, CONF_MODEL: "my-model"}
+    )
+    await hass.async_block_till_done()
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], _options_input(model="my-model") | {"price_text_in": 1.0}
+    )
+    assert result["errors"] == {"base": "incomplete_prices"}

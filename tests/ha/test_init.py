@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import custom_components.openai_realtime  # noqa: F401
-from custom_components.openai_realtime.const import CONF_BASE_URL, DOMAIN
-import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
-
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+import custom_components.openai_realtime  # noqa: F401
+from custom_components.openai_realtime.const import CONF_BASE_URL, DOMAIN
 from realtime_emulator import RealtimeEmulator
 
 from ..conftest import entry_data
@@ -23,7 +23,9 @@ async def test_setup_and_unload(
     """Setup registers the agent; unload leaves no websocket open."""
     entry = setup_integration
     assert entry.state is ConfigEntryState.LOADED
-    entity_id = er.async_get(hass).async_get_entity_id("conversation", DOMAIN, entry.entry_id)
+    entity_id = er.async_get(hass).async_get_entity_id(
+        "conversation", DOMAIN, entry.entry_id
+    )
     assert entity_id == "conversation.realtime_emulator"
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert entry.state is ConfigEntryState.NOT_LOADED

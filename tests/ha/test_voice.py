@@ -8,12 +8,6 @@ from typing import Any
 from unittest.mock import patch
 import wave
 
-import custom_components.openai_realtime  # noqa: F401
-from custom_components.openai_realtime.bridge import voice
-import numpy as np
-import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
-
 from homeassistant.components import assist_pipeline, stt, tts
 from homeassistant.components.assist_pipeline.pipeline import (
     AudioSettings,
@@ -24,6 +18,12 @@ from homeassistant.components.assist_pipeline.pipeline import (
 )
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.setup import async_setup_component
+import numpy as np
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+import custom_components.openai_realtime  # noqa: F401
+from custom_components.openai_realtime.bridge import voice
 from realtime_emulator import RealtimeEmulator, speech
 
 AGENT = "conversation.realtime_emulator"
@@ -41,11 +41,16 @@ async def voice_house(
     assert await async_setup_component(hass, "homeassistant", {})
     demo = MockConfigEntry(domain="demo")
     demo.add_to_hass(hass)
-    with patch(
+    lights_only = patch(
         "homeassistant.components.demo.COMPONENTS_WITH_CONFIG_ENTRY_DEMO_PLATFORM",
         ["light"],
-    ):
-        assert await hass.config_entries.async_setup(demo.entry_id)
+    )
+    lights_only.start()
+    # HA's TTS file cache lives in the harness's shared config dir: off, so every
+    # test's TTS really reaches our engine.
+    no_file_cache = patch("homeassistant.components.tts.DEFAULT_CACHE", False)
+    no_file_cache.start()
+    assert await hass.config_entries.async_setup(demo.entry_id)
     assert await async_setup_component(hass, "assist_pipeline", {})
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
@@ -64,6 +69,9 @@ async def voice_house(
     )
     yield config_entry
     await hass.config_entries.async_unload(config_entry.entry_id)
+    await hass.config_entries.async_unload(demo.entry_id)
+    lights_only.stop()
+    no_file_cache.stop()
 
 
 def _metadata(rate: int = 16000, channels: int = 1) -> stt.SpeechMetadata:
@@ -122,9 +130,11 @@ def _event(events: list[PipelineEvent], kind: PipelineEventType) -> dict[str, An
 
 async def _tts_audio(hass: HomeAssistant, events: list[PipelineEvent]) -> str:
     """The TTS result of a run, decoded with the emulator's speech decoder."""
-    output = _event(events, PipelineEventType.TTS_END)["tts_output"]
-    extension, data = await tts.async_get_media_source_audio(hass, output["media_id"])
-    assert extension == "wav"
+    _event(events, PipelineEventType.TTS_END)
+    token = _event(events, PipelineEventType.RUN_START)["tts_output"]["token"]
+    stream = tts.async_get_stream(hass, token)
+    assert stream is not None
+    data = b"".join([chunk async for chunk in stream.async_stream_result()])
     with wave.open(io.BytesIO(_fix_streamed_wav(data))) as wav:
         rate = wav.getframerate()
         frames = wav.readframes(wav.getnframes())
@@ -159,6 +169,9 @@ async def test_spoken_command_end_to_end(
         links.append("contextvar" if voice.current_turn.get() is self else "fallback")
         original(self)
 
+    await hass.services.async_call(
+        "light", "turn_off", {"entity_id": "light.kitchen_lights"}, blocking=True
+    )
     with patch.object(voice.VoiceTurn, "claim", spy):
         events = await _run(hass, _spoken("turn on the kitchen lights"))
 
@@ -190,7 +203,9 @@ async def test_follow_up_reuses_session(
     ]
     opened = len(emulator.sessions)
     events = await _run(hass, _spoken("hello again"), conversation_id=conversation_id)
-    assert _event(events, PipelineEventType.STT_END)["stt_output"]["text"] == "hello again"
+    assert (
+        _event(events, PipelineEventType.STT_END)["stt_output"]["text"] == "hello again"
+    )
     assert len(emulator.sessions) == opened
     assert await _tts_audio(hass, events) == "you said: hello again."
 
@@ -200,18 +215,34 @@ async def test_prefer_local_cancels_the_response(
     hass: HomeAssistant, emulator: RealtimeEmulator
 ) -> None:
     """When HA answers locally, the eager realtime response is cancelled."""
-    await async_update_pipeline(hass, async_get_pipeline(hass), prefer_local_intents=True)
+    await async_update_pipeline(
+        hass, async_get_pipeline(hass), prefer_local_intents=True
+    )
+    await hass.services.async_call(
+        "light", "turn_off", {"entity_id": "light.kitchen_lights"}, blocking=True
+    )
     emulator.options.model_delay = 0.5
     events = await _run(hass, _spoken("turn on the kitchen lights"))
     assert hass.states.get("light.kitchen_lights").state == "on"
-    assert _event(events, PipelineEventType.INTENT_END)["intent_output"]["response"]
-    assert _session_events(emulator, "response.cancel")
-    done = [e for e in emulator.sessions[-1].sent if e["type"] == "response.done"]
-    assert done[-1]["response"]["status"] == "cancelled"
+    answer = _event(events, PipelineEventType.INTENT_END)["intent_output"]["response"][
+        "speech"
+    ]["plain"]["speech"]
+    # HA's own answer is read aloud in our voice …
+    assert await _tts_audio(hass, events) == answer.lower()
+    # … and the model's eager answer was cancelled, on the conversation's session.
+    session = next(
+        s
+        for s in emulator.sessions
+        if any(e["type"] == "response.cancel" for e in s.received)
+    )
+    done = [e for e in session.sent if e["type"] == "response.done"]
+    assert done[0]["response"]["status"] == "cancelled"
 
 
 @pytest.mark.usefixtures("voice_house")
-async def test_tts_for_arbitrary_text(hass: HomeAssistant, emulator: RealtimeEmulator) -> None:
+async def test_tts_for_arbitrary_text(
+    hass: HomeAssistant, emulator: RealtimeEmulator
+) -> None:
     """Text with no realtime audio behind it is read aloud in the configured voice."""
     stream = tts.async_create_stream(
         hass, TTS, "en", {tts.ATTR_PREFERRED_FORMAT: "wav"}
@@ -219,10 +250,10 @@ async def test_tts_for_arbitrary_text(hass: HomeAssistant, emulator: RealtimeEmu
     stream.async_set_message("the garage door is open")
     data = b"".join([chunk async for chunk in stream.async_stream_result()])
     with wave.open(io.BytesIO(_fix_streamed_wav(data))) as wav:
-        assert speech.decode(wav.readframes(wav.getnframes()), rate=wav.getframerate()) == (
-            "the garage door is open"
-        )
-    create = _session_events(emulator, "response.create")[-1]
+        assert speech.decode(
+            wav.readframes(wav.getnframes()), rate=wav.getframerate()
+        ) == ("the garage door is open")
+    create = [e for e in emulator.received if e["type"] == "response.create"][-1]
     assert create["response"]["conversation"] == "none"
 
 
@@ -236,7 +267,11 @@ async def test_input_formats(
 ) -> None:
     """8 kHz, 44.1 kHz, stereo, and odd-sized chunks all reach a transcript."""
     events = await _run(
-        hass, _spoken("hello", rate, channels), rate=rate, channels=channels, chunk=chunk
+        hass,
+        _spoken("hello", rate, channels),
+        rate=rate,
+        channels=channels,
+        chunk=chunk,
     )
     assert _event(events, PipelineEventType.STT_END)["stt_output"]["text"] == "hello"
 
@@ -267,4 +302,3 @@ async def test_drop_mid_turn_then_next_run(
     events = await _run(hass, _spoken("hello"))
     assert _event(events, PipelineEventType.STT_END)["stt_output"]["text"] == "hello"
     assert await _tts_audio(hass, events) == "hello! how can i help with your home?"
-

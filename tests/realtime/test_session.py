@@ -8,6 +8,8 @@ import json
 from typing import Any
 
 import aiohttp
+import pytest
+
 import custom_components.openai_realtime  # noqa: F401
 from custom_components.openai_realtime.realtime import events as ev
 from custom_components.openai_realtime.realtime.audio import SESSION_RATE
@@ -31,8 +33,6 @@ from custom_components.openai_realtime.realtime.session import (
     FunctionCall,
     RealtimeSession,
 )
-import pytest
-
 from realtime_emulator import EmulatorOptions, RealtimeEmulator, speech
 from realtime_emulator.brain import Rule, ScriptedBrain
 
@@ -67,7 +67,9 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-def _endpoint(emu: RealtimeEmulator, dialect: Dialect = "ga", key: str = KEY) -> Endpoint:
+def _endpoint(
+    emu: RealtimeEmulator, dialect: Dialect = "ga", key: str = KEY
+) -> Endpoint:
     model = "gpt-realtime" if dialect == "ga" else "gpt-4o-realtime-preview"
     return openai_endpoint(key, model, base_url=emu.base_url, dialect=dialect)
 
@@ -75,7 +77,9 @@ def _endpoint(emu: RealtimeEmulator, dialect: Dialect = "ga", key: str = KEY) ->
 async def _open(
     http: aiohttp.ClientSession, emu: RealtimeEmulator, dialect: Dialect = "ga"
 ) -> RealtimeSession:
-    return await RealtimeSession.connect(http, _endpoint(emu, dialect), CONFIG, timeout=5)
+    return await RealtimeSession.connect(
+        http, _endpoint(emu, dialect), CONFIG, timeout=5
+    )
 
 
 def _silence(ms: int) -> bytes:
@@ -129,7 +133,13 @@ async def test_function_call_round_trip(
 ) -> None:
     """A function call arrives whole; its output and a new response continue."""
     emu.brain = ScriptedBrain(
-        [Rule("lights on", call=[("HassTurnOn", {"name": "kitchen"})], then_say="Done.")]
+        [
+            Rule(
+                "lights on",
+                call=[("HassTurnOn", {"name": "kitchen"})],
+                then_say="Done.",
+            )
+        ]
     )
     session = await _open(http, emu, dialect)
     try:
@@ -174,7 +184,9 @@ async def test_barge_in_cancel_and_truncate(
         sent = emu.sessions[-1].sent
         assert any(e["type"] == "conversation.item.truncated" for e in sent)
         assert {"type": "conversation.item.truncate", "audio_end_ms": 200}.items() <= (
-            next(e for e in emu.received if e["type"] == "conversation.item.truncate").items()
+            next(
+                e for e in emu.received if e["type"] == "conversation.item.truncate"
+            ).items()
         )
     finally:
         await session.close()
@@ -271,7 +283,9 @@ async def test_malformed_frames_are_skipped(
         await session.close()
 
 
-async def test_session_expiry(http: aiohttp.ClientSession, emu: RealtimeEmulator) -> None:
+async def test_session_expiry(
+    http: aiohttp.ClientSession, emu: RealtimeEmulator
+) -> None:
     """The server's maximum duration ends the session with SessionExpiredError."""
     emu.options.session_max_duration = 0.3
     session = await _open(http, emu)
@@ -298,7 +312,9 @@ async def test_failed_transcription(
         await session.close()
 
 
-async def test_azure_and_replay(http: aiohttp.ClientSession, emu: RealtimeEmulator) -> None:
+async def test_azure_and_replay(
+    http: aiohttp.ClientSession, emu: RealtimeEmulator
+) -> None:
     """Azure GA route; replayed history reaches the new session as items."""
     endpoint = azure_endpoint(emu.url, "gpt-realtime", KEY)
     session = await RealtimeSession.connect(http, endpoint, CONFIG)
@@ -314,7 +330,9 @@ async def test_azure_and_replay(http: aiohttp.ClientSession, emu: RealtimeEmulat
         await again.add_user_text("and now?")
         await (await again.create_response(modalities=("text",))).wait_done()
         items = [
-            e["item"] for e in emu.sessions[-1].received if e["type"] == "conversation.item.create"
+            e["item"]
+            for e in emu.sessions[-1].received
+            if e["type"] == "conversation.item.create"
         ]
         assert [i["role"] for i in items] == ["user", "assistant", "user"]
     finally:
@@ -332,8 +350,10 @@ def _frame(event: dict[str, Any]) -> str:
         "[]",
         '{"no_type": 1}',
         '{"type": "response.output_audio.delta", "response_id": "r", "item_id": "i"}',
-        '{"type": "response.output_audio.delta", "response_id": "r", "item_id": "i",'
-        ' "delta": "!!notbase64"}',
+        (
+            '{"type": "response.output_audio.delta", "response_id": "r", "item_id": "i",'
+            ' "delta": "!!notbase64"}'
+        ),
         '{"type": "some.future.event"}',
     ],
 )
@@ -400,7 +420,9 @@ async def test_barge_in_cancels_and_truncates_at_played_position(
         assert len(barge.interruptions) == 1
         item_id, played_ms = barge.interruptions[0]
         assert played_ms >= 300
-        truncate = next(e for e in emu.received if e["type"] == "conversation.item.truncate")
+        truncate = next(
+            e for e in emu.received if e["type"] == "conversation.item.truncate"
+        )
         assert truncate["item_id"] == item_id
         assert truncate["audio_end_ms"] == played_ms
         assert any(e["type"] == "response.cancel" for e in emu.received)

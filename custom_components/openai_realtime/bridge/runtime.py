@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from homeassistant.components import conversation
+from homeassistant.core import callback
 from homeassistant.helpers import chat_session
 from homeassistant.util.ulid import ulid_now
 
@@ -26,7 +28,7 @@ from .pool import SessionPool
 from .speech import READ_ALOUD, read_aloud_input, wav_stream
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
+    from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 
     import aiohttp
     from homeassistant.config_entries import ConfigEntry
@@ -61,6 +63,28 @@ class RealtimeRuntime:
         )
         self.agent = RealtimeAgent(hass, entry, self.pool)
         self.agent_entity_id = ""  # set when the conversation entity is added
+        self._unsubscribe = _subscribe_chat_logs(hass, self._on_chat_log)
+
+    @callback
+    def _on_chat_log(
+        self, conversation_id: str, event_type: Any, data: dict[str, Any]
+    ) -> None:
+        """Another agent answered a conversation: cancel our eager response now.
+
+        This is how "prefer handling commands locally" shows itself on HA versions
+        that publish chat log events; elsewhere the TTS stage or a timer does it.
+        """
+        content = data.get("content") or {}
+        conv = self.pool.conversations.get(conversation_id)
+        if (
+            conv is None
+            or conv.voice_turn is None
+            or not conv.voice_turn.pending
+            or content.get("role") != "assistant"
+            or content.get("agent_id") in (None, self.agent_entity_id)
+        ):
+            return
+        self.hass.async_create_task(conv.voice_turn.abandon("another agent answered"))
 
     def endpoint(self) -> Endpoint:
         """The websocket endpoint for the configured model."""
@@ -69,14 +93,18 @@ class RealtimeRuntime:
     async def async_transcribe(
         self, language: str, rate: int, channels: int, stream: AsyncIterable[bytes]
     ) -> str | None:
-        """STT: stream the audio into the conversation's session; None on failure."""
+        """STT: stream the audio into the conversation's session.
+
+        Returns the transcript, "" when nobody spoke, None when it failed.
+        """
         turn: voice.VoiceTurn | None = None
         try:
             turn = await self._async_start_voice_turn(language)
-            sent_ms = await voice.async_stream_audio(
-                turn.session, stream, rate, channels
-            )
-            return await voice.async_finish_speech(turn, sent_ms, self.eager)
+            sent = await voice.async_stream_audio(turn.session, stream, rate, channels)
+            return await voice.async_finish_speech(turn, sent, self.eager)
+        except voice.NoSpeechError as err:
+            _LOGGER.debug("Nothing was said: %s", err)
+            return ""
         except voice.SpeechError as err:
             _LOGGER.info("No transcript for this voice turn: %s", err)
         except AudioFormatError as err:
@@ -147,4 +175,16 @@ class RealtimeRuntime:
 
     async def async_close(self) -> None:
         """Close every realtime session, timer and task this entry opened."""
+        self._unsubscribe()
         await self.pool.async_close()
+
+
+def _subscribe_chat_logs(
+    hass: HomeAssistant, handler: Callable[[str, Any, dict[str, Any]], None]
+) -> Callable[[], None]:
+    """Subscribe to chat log events where this HA has them (2025.7+)."""
+    subscribe = getattr(conversation, "async_subscribe_chat_logs", None)
+    if subscribe is None:
+        return lambda: None
+    unsubscribe: Callable[[], None] = subscribe(hass, handler)
+    return unsubscribe

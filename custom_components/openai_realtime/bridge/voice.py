@@ -34,13 +34,19 @@ current_turn: ContextVar[VoiceTurn | None] = ContextVar(
 
 SEND_FRAME_MS = 100  # audio goes to the server in 100 ms events, not HA's tiny chunks
 TRANSCRIPT_TIMEOUT = 15.0
-LINK_WINDOW = 30.0  # seconds a turn may wait for its agent before it is abandoned
+# The pipeline calls the agent right after STT returns; if it has not come within
+# this many seconds, HA answered the turn itself and the response is cancelled.
+LINK_WINDOW = 5.0
 MIN_SPEECH_MS = 100  # the API rejects commits of less audio than this
 SILENCE_DBFS = -60.0  # quieter than this throughout: nobody spoke
 
 
 class SpeechError(Exception):
     """The spoken turn produced no usable transcript."""
+
+
+class NoSpeechError(SpeechError):
+    """Nobody spoke: silence, or a transcript with no words."""
 
 
 class AudioBuffer:
@@ -200,7 +206,7 @@ async def async_finish_speech(turn: VoiceTurn, sent: SentAudio, eager: bool) -> 
     if not sent.has_speech:
         await session.clear_audio()
         await turn.abandon("no speech")
-        raise SpeechError(f"No speech in {sent.ms} ms of audio")
+        raise NoSpeechError(f"No speech in {sent.ms} ms of audio")
     commit = session.start_commit()
     if eager:
         turn.stream = await session.create_response(modalities=("audio",))
@@ -214,6 +220,6 @@ async def async_finish_speech(turn: VoiceTurn, sent: SentAudio, eager: bool) -> 
         raise SpeechError(str(err)) from err
     if not turn.transcript.strip():
         await turn.abandon("empty transcript")
-        raise SpeechError("Nothing was said")
+        raise NoSpeechError("The transcript is empty")
     turn.schedule_abandon()
     return turn.transcript

@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 SESSION_RATE = 24000
 SUPPORTED_RATES = (8000, 16000, 22050, 24000, 44100, 48000)
-TAPS_PER_PHASE = 16  # filter length per polyphase branch (× decimation): quality vs CPU
+TAPS_PER_PHASE = 16  # filter length per polyphase branch (x decimation): quality vs CPU
 
 Int16Array = npt.NDArray[np.int16]
 FloatArray = npt.NDArray[np.float32]
@@ -38,9 +38,9 @@ def pcm16_to_array(data: bytes) -> Int16Array:
 def array_to_pcm16(samples: npt.NDArray[np.generic]) -> bytes:
     """An array as PCM16 bytes; floats are rounded and clipped to int16."""
     if samples.dtype == np.int16:
-        return samples.astype("<i2", copy=False).tobytes()
+        return bytes(samples.astype("<i2", copy=False).tobytes())
     clipped = np.clip(np.rint(samples), -32768, 32767)
-    return clipped.astype("<i2").tobytes()
+    return bytes(clipped.astype("<i2").tobytes())
 
 
 def to_mono(samples: npt.NDArray[np.generic], channels: int) -> FloatArray:
@@ -53,7 +53,8 @@ def to_mono(samples: npt.NDArray[np.generic], channels: int) -> FloatArray:
         raise AudioFormatError(
             f"{len(samples)} samples are not whole frames of {channels} channels"
         )
-    return samples.reshape(-1, channels).astype(np.float32).mean(axis=1)
+    mono: FloatArray = samples.reshape(-1, channels).astype(np.float32).mean(axis=1)
+    return mono
 
 
 def rms_dbfs(samples: npt.NDArray[np.generic]) -> float:
@@ -72,7 +73,7 @@ def duration_ms(num_bytes: int, rate: int = SESSION_RATE, channels: int = 1) -> 
 
 def bytes_for_ms(ms: float, rate: int = SESSION_RATE, channels: int = 1) -> int:
     """Bytes of PCM16 audio for `ms` milliseconds (whole samples)."""
-    return int(round(ms * rate / 1000)) * 2 * channels
+    return round(ms * rate / 1000) * 2 * channels
 
 
 # --- resampling ----------------------------------------------------------------------
@@ -92,7 +93,7 @@ def _taps_per_phase(up: int, down: int) -> int:
 
 @cache
 def _filter_bank(up: int, down: int) -> FloatArray:
-    """Polyphase bank (up × taps) of a Kaiser-windowed sinc low-pass filter.
+    """Polyphase bank (up x taps) of a Kaiser-windowed sinc low-pass filter.
 
     The cut-off sits below the lower Nyquist frequency of the two rates, so
     downsampling does not alias and upsampling does not image.
@@ -142,8 +143,8 @@ class _Polyphase:
         base, phase = np.divmod(positions, self.up)
         # y[n] = Σ_j bank[phase_n, j] · x[base_n - j]; buffer index = base + k-1 - j.
         idx = base[:, None] + (self.k - 1 - np.arange(self.k))
-        out = np.einsum("ij,ij->i", buffer[idx], self.bank[phase])
-        return out.astype(np.float32, copy=False)
+        out: FloatArray = np.einsum("ij,ij->i", buffer[idx], self.bank[phase])
+        return out
 
     def _by_branch(self, buffer: FloatArray, count: int) -> FloatArray:
         # Every branch at every input position in one BLAS call, then pick.
@@ -262,7 +263,10 @@ def _encode_table(decode: Int16Array) -> npt.NDArray[np.uint8]:
     right = np.clip(np.searchsorted(levels, values), 1, len(levels) - 1)
     left = right - 1
     nearer_left = (values - levels[left]) < (levels[right] - values)
-    return order[np.where(nearer_left, left, right)].astype(np.uint8)
+    table: npt.NDArray[np.uint8] = order[np.where(nearer_left, left, right)].astype(
+        np.uint8
+    )
+    return table
 
 
 _ULAW_ENCODE = _encode_table(_ULAW_DECODE)
