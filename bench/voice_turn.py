@@ -17,9 +17,8 @@ from pathlib import Path
 import statistics
 import sys
 import time
-from unittest.mock import patch
-
 from typing import TYPE_CHECKING
+from unittest.mock import patch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

@@ -240,8 +240,9 @@ class HouseBrain:
             return [Say(self._after(said, results))]
         if said in ("hello", "hi", "hey"):
             return [Say("Hello! How can I help with your home?")]
+        command = _PLEASE.sub("", said)
         for pattern, tool, build in _COMMANDS:
-            if match := pattern.match(said):
+            if match := pattern.match(command):
                 if not ctx.has_tool(tool):
                     return [Say("Sorry, I can't control that.")]
                 return [CallTool(tool, json.dumps(build(match)))]

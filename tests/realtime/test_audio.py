@@ -1,0 +1,160 @@
+"""Audio conversion: PCM16, resampling quality and streaming, G.711, framing."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import custom_components.openai_realtime  # noqa: F401
+from custom_components.openai_realtime.realtime import audio
+
+RATES = audio.SUPPORTED_RATES
+
+
+def _tone(
+    freq: float, rate: int, seconds: float = 1.0, amp: float = 10000
+) -> np.ndarray:
+    t = np.arange(int(rate * seconds)) / rate
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.int16)
+
+
+def _peak_hz(samples: np.ndarray, rate: int) -> float:
+    middle = samples[len(samples) // 10 : -len(samples) // 10]
+    spectrum = np.abs(np.fft.rfft(middle * np.hanning(len(middle))))
+    return float(np.argmax(spectrum)) * rate / len(middle)
+
+
+def _fit(samples: np.ndarray, freq: float, rate: int) -> tuple[float, float]:
+    """(amplitude, SNR in dB) of a sinusoid at `freq`, whatever its phase."""
+    t = np.arange(len(samples)) / rate
+    basis = np.stack(
+        [np.sin(2 * np.pi * freq * t), np.cos(2 * np.pi * freq * t)], axis=1
+    )
+    coeffs, *_ = np.linalg.lstsq(basis, samples.astype(np.float64), rcond=None)
+    fitted = basis @ coeffs
+    residual = samples - fitted
+    snr = 10 * np.log10(np.sum(fitted**2) / max(np.sum(residual**2), 1e-12))
+    return float(np.hypot(*coeffs)), float(snr)
+
+
+@pytest.mark.parametrize(("src", "dst"), list(itertools.permutations(RATES, 2)))
+def test_resample_keeps_frequency_and_level(src: int, dst: int) -> None:
+    """A 1 kHz tone stays a 1 kHz tone at the same level, at every rate pair."""
+    out = audio.resample(_tone(1000, src), src, dst)
+    assert abs(len(out) - dst) <= dst // 50  # one second stays one second
+    assert abs(_peak_hz(out, dst) - 1000) < 5
+    # Away from the edges, where the filter's delay line fills up.
+    amplitude, snr = _fit(out[dst // 10 : -dst // 10], 1000, dst)
+    assert abs(amplitude - 10000) < 200
+    assert snr > 40
+
+
+@pytest.mark.parametrize(
+    ("src", "dst", "tone"), [(48000, 16000, 10000), (44100, 8000, 6000)]
+)
+def test_resample_suppresses_aliasing(src: int, dst: int, tone: int) -> None:
+    """Content above the new Nyquist frequency is removed, not folded back."""
+    out = audio.resample(_tone(tone, src), src, dst)
+    core = out[dst // 10 : -dst // 10].astype(np.float64)
+    level = 20 * np.log10(np.sqrt(np.mean(core**2)) / (10000 / np.sqrt(2)))
+    assert level < -50
+
+
+@pytest.mark.parametrize(
+    ("src", "dst", "channels"),
+    [
+        (16000, 24000, 1),
+        (44100, 24000, 2),
+        (24000, 16000, 1),
+        (8000, 24000, 1),
+        (16000, 16000, 2),
+    ],
+)
+def test_streaming_equals_one_shot(src: int, dst: int, channels: int) -> None:
+    """Any chunking, odd byte counts included, gives the one-shot result."""
+    rng = np.random.default_rng(7)
+    signal = (rng.standard_normal(src * channels // 2) * 3000).astype(np.int16)
+    mono = audio.to_mono(signal, channels)
+    expected = audio.array_to_pcm16(audio.resample(mono, src, dst))
+    raw = signal.tobytes()
+    converter = audio.StreamResampler(src, dst, channels)
+    out, index = b"", 0
+    while index < len(raw):
+        size = int(rng.integers(1, 999))
+        out += converter.process(raw[index : index + size])
+        index += size
+    out += converter.flush()
+    assert out == expected
+
+
+def test_same_rate_mono_passes_through() -> None:
+    """No work when nothing needs converting."""
+    converter = audio.StreamResampler(24000, 24000)
+    assert converter.process(b"\x01\x02\x03") == b"\x01\x02"
+    assert converter.process(b"\x04") == b"\x03\x04"
+    assert converter.flush() == b""
+
+
+def test_stereo_to_mono_and_pcm_round_trip() -> None:
+    """Channels are averaged; PCM16 round-trips; floats are clipped."""
+    stereo = np.array([100, 300, -200, -400], dtype=np.int16)
+    assert audio.to_mono(stereo, 2).tolist() == [200.0, -300.0]
+    data = audio.array_to_pcm16(np.array([1.4, -2.6, 40000.0, -40000.0]))
+    assert audio.pcm16_to_array(data).tolist() == [1, -3, 32767, -32768]
+
+
+@pytest.mark.parametrize(
+    ("call", "args"),
+    [
+        (audio.pcm16_to_array, (b"\x00\x00\x00",)),
+        (audio.to_mono, (np.zeros(3, dtype=np.int16), 2)),
+        (audio.resample, (np.zeros(4, dtype=np.int16), 11025, 24000)),
+        (audio.StreamResampler, (16000, 12345)),
+        (audio.FrameChunker, (0,)),
+    ],
+)
+def test_bad_input_raises_audio_format_error(
+    call: object, args: tuple[object, ...]
+) -> None:
+    """Odd byte counts, partial frames, unknown rates: a clear error, no hang."""
+    with pytest.raises(audio.AudioFormatError):
+        call(*args)  # type: ignore[operator]
+
+
+def test_g711_known_values_and_round_trip() -> None:
+    """ITU-T G.711 codes for zero, and a bounded round-trip error."""
+    assert audio.ulaw_encode(b"\x00\x00") == b"\xff"
+    assert audio.alaw_encode(b"\x00\x00") == b"\xd5"
+    assert audio.pcm16_to_array(audio.ulaw_decode(b"\xff\x7f\x00\x80")).tolist() == [
+        0,
+        0,
+        -32124,
+        32124,
+    ]
+    assert audio.pcm16_to_array(audio.alaw_decode(b"\xd5\x55")).tolist() == [8, -8]
+    samples = np.linspace(-30000, 30000, 2001).astype(np.int16)
+    for encode, decode in (
+        (audio.ulaw_encode, audio.ulaw_decode),
+        (audio.alaw_encode, audio.alaw_decode),
+    ):
+        back = audio.pcm16_to_array(decode(encode(samples.tobytes()))).astype(np.int32)
+        error = np.abs(back - samples.astype(np.int32))
+        # Logarithmic quantisation: error grows with magnitude, ~3% at most.
+        assert np.all(error <= np.maximum(16, np.abs(samples.astype(np.int32)) * 0.035))
+
+
+def test_frame_chunker_and_durations() -> None:
+    """Frames of a fixed size; the rest is kept for flush."""
+    chunker = audio.FrameChunker(4)
+    assert chunker.push(b"abc") == []
+    assert chunker.push(b"defghij") == [b"abcd", b"efgh"]
+    assert chunker.flush() == b"ij"
+    assert chunker.flush() == b""
+    assert audio.duration_ms(4800) == 100
+    assert audio.bytes_for_ms(100) == 4800
+    assert audio.bytes_for_ms(20, 16000) == 640
+    assert audio.rms_dbfs(np.zeros(10, dtype=np.int16)) == -120.0
+    assert audio.rms_dbfs(np.array([], dtype=np.int16)) == -120.0
+    assert -4 < audio.rms_dbfs(_tone(1000, 16000, amp=32767)) < -2
