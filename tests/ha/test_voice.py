@@ -221,7 +221,7 @@ async def test_prefer_local_cancels_the_response(
     await hass.services.async_call(
         "light", "turn_off", {"entity_id": "light.kitchen_lights"}, blocking=True
     )
-    emulator.options.model_delay = 0.5
+    emulator.options.model_delay = 2.0  # still running when HA answers locally
     events = await _run(hass, _spoken("turn on the kitchen lights"))
     assert hass.states.get("light.kitchen_lights").state == "on"
     answer = _event(events, PipelineEventType.INTENT_END)["intent_output"]["response"][

@@ -104,15 +104,16 @@ async def async_provide_llm_data(
     first: str | list[str] | None = (
         (api_ids if merges_itself else api_ids[0]) if api_ids else None
     )
-    if hasattr(chat_log, "async_provide_llm_data"):
-        await chat_log.async_provide_llm_data(
-            user_input.as_llm_context(DOMAIN),
-            first,
-            prompt,
-            user_input.extra_system_prompt,
+    # Looked up by name: each HA version's type stubs know only one of the two.
+    provide = getattr(chat_log, "async_provide_llm_data", None)
+    if provide is not None:
+        as_llm_context = getattr(user_input, "as_llm_context")  # noqa: B009
+        await provide(
+            as_llm_context(DOMAIN), first, prompt, user_input.extra_system_prompt
         )
     else:  # HA 2025.4
-        await chat_log.async_update_llm_data(DOMAIN, user_input, first, prompt)
+        update = getattr(chat_log, "async_update_llm_data")  # noqa: B009
+        await update(DOMAIN, user_input, first, prompt)
     if chat_log.llm_api is None:
         return
     instances = [chat_log.llm_api]

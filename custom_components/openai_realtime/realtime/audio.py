@@ -123,7 +123,7 @@ class _Polyphase:
         # windows[i] = buffer[i : i+k] runs forwards; the filter taps run backwards.
         self.bank_reversed = np.ascontiguousarray(self.bank[:, ::-1])
         self._pick_cache: dict[tuple[int, int], npt.NDArray[np.intp]] = {}
-        self.history = np.zeros(self.k - 1, dtype=np.float32)
+        self.history: FloatArray = np.zeros(self.k - 1, dtype=np.float32)
         self.t = 0  # next output position, in 1/up input samples, from chunk start
 
     def process(self, x: FloatArray) -> FloatArray:
