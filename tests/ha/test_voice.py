@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 import io
 from typing import Any
@@ -302,3 +303,62 @@ async def test_drop_mid_turn_then_next_run(
     events = await _run(hass, _spoken("hello"))
     assert _event(events, PipelineEventType.STT_END)["stt_output"]["text"] == "hello"
     assert await _tts_audio(hass, events) == "hello! how can i help with your home?"
+
+
+@pytest.mark.parametrize(
+    "detection",
+    [
+        {"turn_detection": "server_vad", "vad_silence_duration_ms": 300},
+        {"turn_detection": "semantic_vad", "vad_eagerness": "high"},
+    ],
+)
+@pytest.mark.usefixtures("voice_house")
+async def test_server_turn_detection_ends_the_turn_early(
+    hass: HomeAssistant,
+    emulator: RealtimeEmulator,
+    config_entry: MockConfigEntry,
+    detection: dict[str, Any],
+) -> None:
+    """With turn detection on, the server's commit ends STT before HA's stream does.
+
+    Nothing the STT stage sent after that commit may leak into the next turn.
+    """
+    hass.config_entries.async_update_entry(
+        config_entry, options={**config_entry.options, **detection}
+    )
+    await hass.async_block_till_done()
+    audio = speech.encode("hello", rate=16000) + b"\x00\x00" * 16000 * 3
+    consumed = 0
+
+    async def paced() -> AsyncIterator[bytes]:
+        nonlocal consumed
+        for start in range(0, len(audio), 640):  # 20 ms chunks at ~4x real time
+            consumed += 1
+            yield audio[start : start + 640]
+            await asyncio.sleep(0.005)
+
+    events: list[PipelineEvent] = []
+    await assist_pipeline.async_pipeline_from_audio_stream(
+        hass,
+        context=Context(),
+        event_callback=events.append,
+        stt_metadata=_metadata(),
+        stt_stream=paced(),
+        tts_audio_output={tts.ATTR_PREFERRED_FORMAT: "wav"},
+        audio_settings=AudioSettings(is_vad_enabled=False),
+    )
+    assert _event(events, PipelineEventType.STT_END)["stt_output"]["text"] == "hello"
+    assert consumed < len(audio) // 640 // 2  # stopped in the trailing silence
+    received = [e["type"] for e in emulator.sessions[-1].received]
+    assert "input_audio_buffer.commit" not in received  # the server committed
+    assert received.index("input_audio_buffer.clear") < received.index(
+        "response.create"
+    )
+    assert await _tts_audio(hass, events) == "hello! how can i help with your home?"
+    conversation_id = _event(events, PipelineEventType.INTENT_END)["intent_output"][
+        "conversation_id"
+    ]
+    events = await _run(hass, _spoken("hello again"), conversation_id=conversation_id)
+    assert (
+        _event(events, PipelineEventType.STT_END)["stt_output"]["text"] == "hello again"
+    )

@@ -26,12 +26,24 @@ from ..const import (
     CONF_PROMPT,
     CONF_TEMPERATURE,
     CONF_TRANSCRIPTION_MODEL,
+    CONF_TURN_DETECTION,
+    CONF_VAD_EAGERNESS,
+    CONF_VAD_PREFIX_PADDING_MS,
+    CONF_VAD_SILENCE_MS,
+    CONF_VAD_THRESHOLD,
     CONF_VOICE,
     DEFAULT_MODEL,
     DEFAULT_TRANSCRIPTION_MODEL,
+    DEFAULT_TURN_DETECTION,
+    DEFAULT_VAD_EAGERNESS,
+    DEFAULT_VAD_PREFIX_PADDING_MS,
+    DEFAULT_VAD_SILENCE_MS,
+    DEFAULT_VAD_THRESHOLD,
     DEFAULT_VOICE,
     DOMAIN,
     EVENT_TURN,
+    TURN_DETECTION_SEMANTIC_VAD,
+    TURN_DETECTION_SERVER_VAD,
     dialect_for_model,
 )
 from ..realtime import events as ev
@@ -126,6 +138,37 @@ async def async_provide_llm_data(
     chat_log.llm_api = SafeAPIInstance(instances)
 
 
+def turn_detection(options: Mapping[str, Any]) -> ev.TurnDetection | None:
+    """The server's end-of-turn detection, if the user turned it on.
+
+    Off by default: HA's pipeline (the satellite's "finished speaking" setting) ends
+    the turn. When on, the server may end it sooner; it never answers or cancels on
+    its own, because the STT entity decides when to ask for the response.
+    """
+    kind = options.get(CONF_TURN_DETECTION, DEFAULT_TURN_DETECTION)
+    if kind == TURN_DETECTION_SEMANTIC_VAD:
+        return ev.TurnDetection(
+            "semantic_vad",
+            eagerness=options.get(CONF_VAD_EAGERNESS, DEFAULT_VAD_EAGERNESS),
+            create_response=False,
+            interrupt_response=False,
+        )
+    if kind == TURN_DETECTION_SERVER_VAD:
+        return ev.TurnDetection(
+            "server_vad",
+            threshold=float(options.get(CONF_VAD_THRESHOLD, DEFAULT_VAD_THRESHOLD)),
+            prefix_padding_ms=int(
+                options.get(CONF_VAD_PREFIX_PADDING_MS, DEFAULT_VAD_PREFIX_PADDING_MS)
+            ),
+            silence_duration_ms=int(
+                options.get(CONF_VAD_SILENCE_MS, DEFAULT_VAD_SILENCE_MS)
+            ),
+            create_response=False,
+            interrupt_response=False,
+        )
+    return None
+
+
 def session_config(
     options: Mapping[str, Any], instructions: str, tools: ToolSet
 ) -> ev.SessionConfig:
@@ -139,8 +182,7 @@ def session_config(
         transcription_model=str(
             options.get(CONF_TRANSCRIPTION_MODEL) or DEFAULT_TRANSCRIPTION_MODEL
         ),
-        # HA's pipeline finds the end of speech; the session must not answer alone.
-        turn_detection=None,
+        turn_detection=turn_detection(options),
         tools=tools.tools,
         max_output_tokens=int(options[CONF_MAX_OUTPUT_TOKENS])
         if options.get(CONF_MAX_OUTPUT_TOKENS)

@@ -100,7 +100,10 @@ class RealtimeRuntime:
         turn: voice.VoiceTurn | None = None
         try:
             turn = await self._async_start_voice_turn(language)
-            sent = await voice.async_stream_audio(turn.session, stream, rate, channels)
+            server_turns = bool(turn.conv.config and turn.conv.config.turn_detection)
+            sent = await voice.async_stream_audio(
+                turn.session, stream, rate, channels, server_turns=server_turns
+            )
             return await voice.async_finish_speech(turn, sent, self.eager)
         except voice.NoSpeechError as err:
             _LOGGER.debug("Nothing was said: %s", err)

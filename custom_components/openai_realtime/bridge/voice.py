@@ -11,17 +11,18 @@ then answers from the response already under way and forwards its audio to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from contextvars import ContextVar
 from dataclasses import dataclass
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ..realtime import audio as pcm
+from ..realtime import audio as pcm, events as ev
 from ..realtime.errors import RealtimeError, ServerError, TranscriptionFailedError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterable, AsyncIterator
+    from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 
     from ..realtime.session import RealtimeSession, ResponseStream
     from .pool import ConversationSession
@@ -144,6 +145,10 @@ class VoiceTurn:
                 _LOGGER.debug("Cancel failed: %s", err)
 
 
+async def _resolved(item_id: str) -> str:
+    return item_id
+
+
 def _norm(text: str) -> str:
     return " ".join(
         "".join(c for c in text.lower() if c.isalnum() or c.isspace()).split()
@@ -152,14 +157,18 @@ def _norm(text: str) -> str:
 
 @dataclass(slots=True)
 class SentAudio:
-    """What the STT stage sent: duration, and the loudest 100 ms frame."""
+    """What the STT stage sent: duration, the loudest 100 ms frame, and the user
+    item when the server's turn detection committed the audio itself."""
 
     ms: int = 0
     peak_dbfs: float = -120.0
+    server_item_id: str | None = None
 
     @property
     def has_speech(self) -> bool:
         """Enough audio, loud enough to be worth a commit (and a response)."""
+        if self.server_item_id is not None:
+            return True  # the server's VAD heard speech and ended it
         return self.ms >= MIN_SPEECH_MS and self.peak_dbfs > SILENCE_DBFS
 
 
@@ -168,30 +177,90 @@ async def async_stream_audio(
     stream: AsyncIterable[bytes],
     rate: int,
     channels: int,
+    *,
+    server_turns: bool = False,
 ) -> SentAudio:
     """Resample HA's audio to the session rate and send it in 100 ms events.
 
-    Odd-sized chunks are fine: the resampler carries partial samples over.
+    Odd-sized chunks are fine: the resampler carries partial samples over. With
+    `server_turns` (turn detection on in the session) the server may end the turn
+    before HA's VAD does: its commit stops the stream at once, and what was sent
+    after it is cleared so it cannot leak into the next turn.
     """
     resampler = pcm.StreamResampler(rate, pcm.SESSION_RATE, channels)
     chunker = pcm.FrameChunker(pcm.bytes_for_ms(SEND_FRAME_MS))
+    result = SentAudio()
     sent = 0
-    peak = -120.0
 
     async def send(frame: bytes) -> None:
-        nonlocal sent, peak
-        peak = max(peak, pcm.rms_dbfs(pcm.pcm16_to_array(frame)))
+        nonlocal sent
+        result.peak_dbfs = max(
+            result.peak_dbfs, pcm.rms_dbfs(pcm.pcm16_to_array(frame))
+        )
         await session.append_audio(frame)
         sent += len(frame)
 
-    async for chunk in stream:
-        for frame in chunker.push(resampler.process(chunk)):
+    committed = _server_commit(session) if server_turns else None
+    try:
+        chunks = stream if committed is None else _until(stream, committed.future)
+        async for chunk in chunks:
+            for frame in chunker.push(resampler.process(chunk)):
+                await send(frame)
+    finally:
+        if committed is not None:
+            committed.unsubscribe()
+    if committed is not None and committed.future.done():
+        result.server_item_id = committed.future.result()
+        await session.clear_audio()
+    else:
+        for frame in chunker.push(resampler.flush()):
             await send(frame)
-    for frame in chunker.push(resampler.flush()):
-        await send(frame)
-    if tail := chunker.flush():
-        await send(tail)
-    return SentAudio(int(pcm.duration_ms(sent)), peak)
+        if tail := chunker.flush():
+            await send(tail)
+    result.ms = int(pcm.duration_ms(sent))
+    return result
+
+
+@dataclass(slots=True)
+class _ServerCommit:
+    future: asyncio.Future[str]
+    unsubscribe: Callable[[], None]
+
+
+def _server_commit(session: RealtimeSession) -> _ServerCommit:
+    """A future for the first user item the server commits on its own (VAD)."""
+    future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def on_event(event: ev.ServerEvent) -> None:
+        if isinstance(event, ev.AudioCommitted) and not future.done():
+            future.set_result(event.item_id)
+
+    return _ServerCommit(future, session.add_listener(on_event))
+
+
+async def _until(
+    stream: AsyncIterable[bytes], stop: asyncio.Future[str]
+) -> AsyncIterator[bytes]:
+    """The stream's chunks until `stop` resolves, without waiting for another chunk.
+
+    Ending early is part of HA's STT contract: the pipeline stops feeding audio
+    once the STT entity returns.
+    """
+    chunks = aiter(stream)
+    while not stop.done():
+        next_chunk = asyncio.ensure_future(anext(chunks))
+        either: set[asyncio.Future[Any]] = {next_chunk, stop}
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        if not next_chunk.done():
+            next_chunk.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await next_chunk
+            return
+        try:
+            chunk = next_chunk.result()
+        except StopAsyncIteration:
+            return
+        yield chunk
 
 
 async def async_finish_speech(turn: VoiceTurn, sent: SentAudio, eager: bool) -> str:
@@ -207,7 +276,11 @@ async def async_finish_speech(turn: VoiceTurn, sent: SentAudio, eager: bool) -> 
         await session.clear_audio()
         await turn.abandon("no speech")
         raise NoSpeechError(f"No speech in {sent.ms} ms of audio")
-    commit = session.start_commit()
+    commit: Awaitable[str] = (
+        _resolved(sent.server_item_id)
+        if sent.server_item_id is not None
+        else session.start_commit()
+    )
     if eager:
         turn.stream = await session.create_response(modalities=("audio",))
     try:

@@ -273,8 +273,6 @@ class RealtimeSession:
             finally:
                 self._drop_waiter(waiter)
             assert isinstance(committed, ev.AudioCommitted)
-            self.item_ids.append(committed.item_id)
-            self.history.append(HistoryEntry("user", item_id=committed.item_id))
             return committed.item_id
 
         return asyncio.get_running_loop().create_task(
@@ -518,6 +516,11 @@ class RealtimeSession:
                 }
             stream.response_id = event.response_id
             state.streams[event.response_id] = stream
+        elif isinstance(event, ev.AudioCommitted):
+            # Ours or the server's (turn detection): either way a user turn to keep.
+            if event.item_id not in self.item_ids:
+                self.item_ids.append(event.item_id)
+                self.history.append(HistoryEntry("user", item_id=event.item_id))
         elif isinstance(event, ev.TranscriptionCompleted):
             self._transcript_future(event.item_id).set_result(event.transcript)
             for entry in self.history:
