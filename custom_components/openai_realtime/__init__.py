@@ -11,6 +11,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from .bridge.endpoints import async_check_endpoint
 from .bridge.runtime import RealtimeRuntime
+from .bridge.usage import async_remove_usage
 from .const import CONF_MODEL, DEFAULT_MODEL, DOMAIN
 from .realtime.errors import AuthenticationError, RealtimeError
 
@@ -41,7 +42,9 @@ async def async_setup_entry(
             translation_placeholders={"error": str(err)},
         ) from err
 
-    entry.runtime_data = RealtimeRuntime(hass, entry, http)
+    runtime = RealtimeRuntime(hass, entry, http)
+    await runtime.usage.async_load()
+    entry.runtime_data = runtime
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_options_updated))
     return True
@@ -55,6 +58,13 @@ async def async_unload_entry(
     if unloaded:
         await entry.runtime_data.async_close()
     return unloaded
+
+
+async def async_remove_entry(
+    hass: HomeAssistant, entry: OpenAIRealtimeConfigEntry
+) -> None:
+    """Forget the entry's usage totals with it."""
+    await async_remove_usage(hass, entry.entry_id)
 
 
 async def _async_options_updated(

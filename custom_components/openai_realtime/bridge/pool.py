@@ -17,12 +17,12 @@ from homeassistant.helpers.event import async_call_later
 from ..realtime.session import HistoryEntry, RealtimeSession
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     import aiohttp
 
     from ..realtime.endpoint import Endpoint
-    from ..realtime.events import SessionConfig
+    from ..realtime.events import ServerEvent, SessionConfig
     from .voice import VoiceTurn
 
 _LOGGER = logging.getLogger(__name__)
@@ -121,14 +121,17 @@ class SessionPool:
         http: aiohttp.ClientSession,
         endpoint: Callable[[], Endpoint],
         idle_timeout: float,
+        listeners: Sequence[Callable[[ServerEvent], None]] = (),
     ) -> None:
-        """Keep what opening a session needs."""
+        """Keep what opening a session needs; `listeners` hear all sessions' events."""
         self.hass = hass
         self.http = http
         self.endpoint = endpoint
         self.idle_timeout = idle_timeout
+        self.listeners = listeners
         self.conversations: dict[str, ConversationSession] = {}
         self.open_sessions: set[RealtimeSession] = set()
+        self._unlisten: dict[RealtimeSession, list[Callable[[], None]]] = {}
         self._closing: set[asyncio.Task[None]] = set()
 
     def get(self, conversation_id: str) -> ConversationSession:
@@ -140,16 +143,25 @@ class SessionPool:
         return conv
 
     def track(self, session: RealtimeSession) -> None:
-        """Remember an open session so unload can close it."""
+        """Remember an open session so unload can close it; attach the listeners.
+
+        Every session of the entry is opened here, so listeners (usage accounting)
+        see every response, whichever path (agent, voice, read-aloud) asked for it.
+        """
         self.open_sessions.add(session)
+        self._unlisten[session] = [
+            session.add_listener(listener) for listener in self.listeners
+        ]
 
     def forget(self, session: RealtimeSession) -> None:
         """Stop tracking a session that is already closed."""
         self.open_sessions.discard(session)
+        for unlisten in self._unlisten.pop(session, []):
+            unlisten()
 
     async def close_session(self, session: RealtimeSession) -> None:
         """Close one session."""
-        self.open_sessions.discard(session)
+        self.forget(session)
         await session.close()
 
     @callback
@@ -164,7 +176,7 @@ class SessionPool:
         """Close every session and timer (unload, shutdown)."""
         conversations, self.conversations = list(self.conversations.values()), {}
         await asyncio.gather(*(conv.close() for conv in conversations))
-        sessions, self.open_sessions = list(self.open_sessions), set()
-        await asyncio.gather(*(session.close() for session in sessions))
+        sessions = list(self.open_sessions)
+        await asyncio.gather(*(self.close_session(session) for session in sessions))
         if self._closing:
             await asyncio.gather(*self._closing)

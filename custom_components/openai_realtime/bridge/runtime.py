@@ -26,6 +26,7 @@ from .agent import RealtimeAgent
 from .endpoints import build_endpoint
 from .pool import SessionPool
 from .speech import READ_ALOUD, read_aloud_input, wav_stream
+from .usage import UsageAccountant, model_prices
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
@@ -55,11 +56,15 @@ class RealtimeRuntime:
         self.eager = bool(
             entry.options.get(CONF_EAGER_RESPONSE, DEFAULT_EAGER_RESPONSE)
         )
+        self.usage = UsageAccountant(
+            hass, entry.entry_id, self.model, model_prices(entry.options)
+        )
         self.pool = SessionPool(
             hass,
             http,
             self.endpoint,
             float(entry.options.get(CONF_IDLE_TIMEOUT, DEFAULT_IDLE_TIMEOUT)),
+            listeners=[self.usage.async_on_event],
         )
         self.agent = RealtimeAgent(hass, entry, self.pool)
         self.agent_entity_id = ""  # set when the conversation entity is added
@@ -180,6 +185,7 @@ class RealtimeRuntime:
         """Close every realtime session, timer and task this entry opened."""
         self._unsubscribe()
         await self.pool.async_close()
+        await self.usage.async_close()  # after the pool: its last responses count
 
 
 def _subscribe_chat_logs(
