@@ -18,7 +18,12 @@ from .realtime.errors import AuthenticationError, RealtimeError
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
-PLATFORMS: list[Platform] = [Platform.CONVERSATION, Platform.STT, Platform.TTS]
+PLATFORMS: list[Platform] = [
+    Platform.CONVERSATION,
+    Platform.SENSOR,
+    Platform.STT,
+    Platform.TTS,
+]
 
 type OpenAIRealtimeConfigEntry = ConfigEntry[RealtimeRuntime]
 
