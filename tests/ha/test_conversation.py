@@ -25,6 +25,7 @@ from pytest_homeassistant_custom_component.common import (
 import voluptuous as vol
 
 import custom_components.openai_realtime  # noqa: F401
+from custom_components.openai_realtime.bridge.pool import MAX_WARM_SESSIONS
 from custom_components.openai_realtime.const import (
     CONF_IDLE_TIMEOUT,
     CONF_LLM_HASS_API,
@@ -322,3 +323,29 @@ async def test_concurrent_conversations_do_not_mix(
     assert "kitchen lights" in _speech(one).lower()
     assert _speech(two) == "Hello! How can I help with your home?"
     assert len(emulator.sessions) == opened + 2
+
+
+@pytest.mark.usefixtures("setup_integration")
+async def test_warm_sessions_are_capped(
+    hass: HomeAssistant, emulator: RealtimeEmulator
+) -> None:
+    """Many one-off conversations keep at most MAX_WARM_SESSIONS websockets open.
+
+    The least recently used ones are closed first, and a follow-up in one of them
+    reopens its session with the earlier turns replayed.
+    """
+    first = await _say(hass, "my name is Ada")
+    for n in range(MAX_WARM_SESSIONS + 2):
+        await _say(hass, f"hello {n}")
+    await hass.async_block_till_done()
+    open_now = [s for s in emulator.sessions if not s.closed]
+    assert len(open_now) == MAX_WARM_SESSIONS
+    assert emulator.sessions[1].closed  # the first conversation's (0: setup check)
+
+    await _say(hass, "what is my name", first.conversation_id)
+    replayed = [
+        e["item"]["content"][0]["text"]
+        for e in emulator.sessions[-1].received
+        if e["type"] == "conversation.item.create" and e["item"]["role"] == "user"
+    ]
+    assert replayed == ["my name is Ada", "what is my name"]

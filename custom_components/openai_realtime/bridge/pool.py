@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from homeassistant.core import HomeAssistant, callback
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 MAX_REPLAY_ENTRIES = 24  # recent items replayed into a reopened session
+# Idle websockets kept warm per entry. Every one-off voice command is a new HA
+# conversation; without a cap they pile up until the idle timeout, into HA's
+# per-host connection limit and the provider's concurrent-session limit.
+MAX_WARM_SESSIONS = 8
 
 
 def _replayable(history: list[HistoryEntry]) -> list[HistoryEntry]:
@@ -52,6 +57,7 @@ class ConversationSession:
         self.history: list[HistoryEntry] = []
         self.opened = 0  # how many websockets this conversation has used
         self.voice_turn: VoiceTurn | None = None  # heard by our STT, not yet answered
+        self.last_used = time.monotonic()
         self._cancel_idle: Callable[[], None] | None = None
 
     async def ensure(self, config: SessionConfig) -> RealtimeSession:
@@ -83,13 +89,29 @@ class ConversationSession:
             self.pool.hass.async_create_task(self.pool.close_session(self.session))
             self.session = None
 
+    @property
+    def idle(self) -> bool:
+        """Open, and neither running a turn nor waiting for a voice turn's agent."""
+        return (
+            self.session is not None
+            and not self.lock.locked()
+            and (self.voice_turn is None or not self.voice_turn.pending)
+        )
+
     @callback
     def touch(self) -> None:
-        """Restart the idle timer after a turn."""
+        """Restart the idle timer after a turn; keep the pool within its cap."""
+        self.last_used = time.monotonic()
         self._stop_idle_timer()
         self._cancel_idle = async_call_later(
             self.pool.hass, self.pool.idle_timeout, self._idle
         )
+        self.pool.evict_least_recently_used()
+
+    def suspend(self) -> None:
+        """Close the websocket but keep the history: a follow-up replays it."""
+        self._stop_idle_timer()
+        self.drop()
 
     def _stop_idle_timer(self) -> None:
         if self._cancel_idle is not None:
@@ -163,6 +185,18 @@ class SessionPool:
         """Close one session."""
         self.forget(session)
         await session.close()
+
+    @callback
+    def evict_least_recently_used(self) -> None:
+        """Suspend the oldest idle sessions while more than MAX_WARM_SESSIONS are open.
+
+        Busy ones count but are never closed under a running turn.
+        """
+        opened = [c for c in self.conversations.values() if c.session is not None]
+        idle = sorted((c for c in opened if c.idle), key=lambda c: c.last_used)
+        for conv in idle[: max(0, len(opened) - MAX_WARM_SESSIONS)]:
+            _LOGGER.debug("Suspending the session of %s (cap)", conv.conversation_id)
+            conv.suspend()
 
     @callback
     def discard(self, conversation_id: str) -> None:
