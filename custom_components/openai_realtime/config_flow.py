@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from homeassistant.config_entries import (
     ConfigEntry,
@@ -144,7 +145,11 @@ def _title(data: Mapping[str, Any]) -> str:
         return "OpenAI Realtime"
     if kind == ENDPOINT_AZURE:
         return f"Azure OpenAI Realtime ({data[CONF_AZURE_DEPLOYMENT]})"
-    return f"Realtime ({data[CONF_BASE_URL]})"
+    # Host and path only: a URL may carry credentials (user:pass@), titles are public.
+    url = urlsplit(str(data[CONF_BASE_URL]))
+    return (
+        f"Realtime ({url.hostname or ''}{f':{url.port}' if url.port else ''}{url.path})"
+    )
 
 
 def _check_model(data: Mapping[str, Any]) -> str:

@@ -64,6 +64,7 @@ async def test_custom_endpoint_success(
     }
     assert result["options"][CONF_MODEL] == "gpt-realtime"
     assert result["options"][CONF_LLM_HASS_API] == ["assist"]
+    assert result["title"] == f"Realtime (127.0.0.1:{emulator.port}/v1)"
     # Checking the key (and then setting the entry up) opened sessions, closed
     # them, and never asked for a response: nothing was billed.
     assert emulator.sessions
@@ -325,3 +326,14 @@ async def test_options_bad_template_and_prices(
         result["flow_id"], _options_input(model="my-model") | {"price_text_in": 1.0}
     )
     assert result["errors"] == {"base": "incomplete_prices"}
+
+
+def test_title_never_shows_url_credentials() -> None:
+    """Entry titles are shown everywhere; a base URL's user:password is not."""
+    from custom_components.openai_realtime.config_flow import _title
+
+    data = {
+        CONF_ENDPOINT_KIND: ENDPOINT_CUSTOM,
+        CONF_BASE_URL: "https://user:s3cret@llm.example:8443/v1",
+    }
+    assert _title(data) == "Realtime (llm.example:8443/v1)"

@@ -230,13 +230,16 @@ async def test_prefer_local_cancels_the_response(
     ]["plain"]["speech"]
     # HA's own answer is read aloud in our voice …
     assert await _tts_audio(hass, events) == answer.lower()
-    # … and the model's eager answer was cancelled, on the conversation's session.
-    session = next(
-        s
-        for s in emulator.sessions
-        if any(e["type"] == "response.cancel" for e in s.received)
-    )
-    done = [e for e in session.sent if e["type"] == "response.done"]
+    # … and the model's eager answer was cancelled, on the conversation's session
+    # (the cancel is sent from a task of its own: give it a moment to arrive).
+    await hass.async_block_till_done()
+    conversation = emulator.sessions[-2]  # the last one read HA's answer aloud
+    for _ in range(100):
+        done = [e for e in conversation.sent if e["type"] == "response.done"]
+        if done:
+            break
+        await asyncio.sleep(0.01)
+    assert any(e["type"] == "response.cancel" for e in conversation.received)
     assert done[0]["response"]["status"] == "cancelled"
 
 
