@@ -316,16 +316,21 @@ def _price_key(field: str) -> str:
 
 
 def _select(
-    options: list[str], *, custom: bool = False, multiple: bool = False
+    options: list[str],
+    *,
+    custom: bool = False,
+    multiple: bool = False,
+    translation_key: str | None = None,
 ) -> SelectSelector:
-    return SelectSelector(
-        SelectSelectorConfig(
-            options=options,
-            custom_value=custom,
-            multiple=multiple,
-            mode=SelectSelectorMode.DROPDOWN,
-        )
+    config = SelectSelectorConfig(
+        options=options,
+        custom_value=custom,
+        multiple=multiple,
+        mode=SelectSelectorMode.DROPDOWN,
     )
+    if translation_key:
+        config["translation_key"] = translation_key
+    return SelectSelector(config)
 
 
 def _number(low: float, high: float, step: float) -> NumberSelector:
@@ -379,7 +384,7 @@ class OpenAIRealtimeOptionsFlow(OptionsFlow):
             ): _number(1, 4096, 1),
             vol.Required(
                 CONF_TURN_DETECTION, default=current[CONF_TURN_DETECTION]
-            ): _select(TURN_DETECTION_KINDS),
+            ): _select(TURN_DETECTION_KINDS, translation_key=CONF_TURN_DETECTION),
             vol.Required(
                 CONF_VAD_THRESHOLD, default=current[CONF_VAD_THRESHOLD]
             ): _number(0, 1, 0.05),
