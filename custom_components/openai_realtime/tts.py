@@ -47,8 +47,13 @@ class OpenAIRealtimeTTSEntity(tts.TextToSpeechEntity):
         self._attr_unique_id = f"{entry.entry_id}-tts"
         self._attr_device_info = {"identifiers": {(DOMAIN, entry.entry_id)}}
         self._default_voice = str(entry.options.get(CONF_VOICE, DEFAULT_VOICE))
-        self._attr_default_options = {tts.ATTR_VOICE: self._default_voice}
-        self._attr_supported_options = [tts.ATTR_VOICE]
+        # WAV is what we produce: callers that name no format (HA's websocket API
+        # cannot) get it as is, instead of HA's default MP3 through ffmpeg.
+        self._attr_default_options = {
+            tts.ATTR_VOICE: self._default_voice,
+            tts.ATTR_PREFERRED_FORMAT: "wav",
+        }
+        self._attr_supported_options = [tts.ATTR_VOICE, tts.ATTR_PREFERRED_FORMAT]
         model = str(entry.options.get(CONF_MODEL, DEFAULT_MODEL))
         self._voices = voices_for_dialect(dialect_for_model(model))
 
