@@ -1,7 +1,9 @@
-"""Seeds the `scripts/develop` instance: a login, a token, our entry, a pipeline.
+"""Seeds the `scripts/develop` instance: a login, our entry, a pipeline, a token.
 
-Only ever copied into the gitignored development config; never shipped. Every step
-is idempotent, so restarting the development instance changes nothing.
+Only ever linked into a development config (scripts/dev_config.py); never shipped.
+Every step is idempotent, so restarting the development instance changes nothing.
+The token file is written after the entry and pipeline exist, and the ready file
+last: whoever waits for either can start talking to the assistant.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ from homeassistant.helpers import config_validation as cv, entity_registry as er
 import voluptuous as vol
 
 if TYPE_CHECKING:
+    from homeassistant.auth.models import User
+    from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import Event, HomeAssistant
     from homeassistant.helpers.typing import ConfigType
 
 _LOGGER = logging.getLogger(__name__)
 DOMAIN = "dev_seed"
+OUR_DOMAIN = "openai_realtime"
 PIPELINE_NAME = "OpenAI Realtime"
 
 CONFIG_SCHEMA = vol.Schema(
@@ -38,6 +43,7 @@ CONFIG_SCHEMA = vol.Schema(
                 vol.Required("username"): cv.string,
                 vol.Required("password"): cv.string,
                 vol.Required("token_file"): cv.string,
+                vol.Required("ready_file"): cv.string,
                 vol.Required("entry"): dict,
             }
         )
@@ -51,17 +57,20 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     conf = config[DOMAIN]
 
     async def seed(_event: Event) -> None:
-        await _async_seed_user(hass, conf)
-        await _async_seed_entry(hass, conf["entry"])
+        user = await _async_seed_user(hass, conf)
+        if not await _async_seed_entry(hass, conf["entry"]):
+            return
+        await _async_seed_token(hass, user, Path(conf["token_file"]))
+        await hass.async_add_executor_job(Path(conf["ready_file"]).touch)
 
     hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STARTED, seed)
     return True
 
 
-async def _async_seed_user(hass: HomeAssistant, conf: dict[str, Any]) -> None:
-    """An admin login and a long-lived token for the CLI satellite."""
+async def _async_seed_user(hass: HomeAssistant, conf: dict[str, Any]) -> User:
+    """An admin login."""
     provider = next(p for p in hass.auth.auth_providers if p.type == "homeassistant")
-    await provider.async_initialize()  # type: ignore[attr-defined]
+    await provider.async_initialize()
     users = [u for u in await hass.auth.async_get_users() if not u.system_generated]
     if users:
         user = users[0]
@@ -74,9 +83,15 @@ async def _async_seed_user(hass: HomeAssistant, conf: dict[str, Any]) -> None:
             {"username": conf["username"]}
         )
         await hass.auth.async_link_user(user, credentials)
-    token_file = Path(conf["token_file"])
+    return user
+
+
+async def _async_seed_token(hass: HomeAssistant, user: User, token_file: Path) -> None:
+    """A long-lived token for the CLI satellite (kept while HA still accepts it)."""
     if await hass.async_add_executor_job(token_file.exists):
-        return
+        old = await hass.async_add_executor_job(token_file.read_text)
+        if hass.auth.async_validate_access_token(old.strip()) is not None:
+            return
     refresh = await hass.auth.async_create_refresh_token(
         user,
         client_name="CLI satellite (scripts/develop)",
@@ -84,30 +99,24 @@ async def _async_seed_user(hass: HomeAssistant, conf: dict[str, Any]) -> None:
         access_token_expiration=timedelta(days=3650),
     )
     token = hass.auth.async_create_access_token(refresh)
-    await hass.async_add_executor_job(token_file.write_text, token)
+    await hass.async_add_executor_job(_write_private, token_file, token)
 
 
-async def _async_seed_entry(hass: HomeAssistant, entry_data: dict[str, Any]) -> None:
-    """Our config entry (through the real config flow) and the preferred pipeline."""
-    if not hass.config_entries.async_entries("openai_realtime"):
-        flow = await hass.config_entries.flow.async_init(
-            "openai_realtime", context={"source": "user"}
-        )
-        kind = entry_data["endpoint_kind"]
-        flow = await hass.config_entries.flow.async_configure(
-            flow["flow_id"], {"next_step_id": kind}
-        )
-        fields = {k: v for k, v in entry_data.items() if k != "endpoint_kind"}
-        result = await hass.config_entries.flow.async_configure(flow["flow_id"], fields)
-        if result.get("type") != "create_entry":
-            _LOGGER.error("Could not create the OpenAI Realtime entry: %s", result)
-            return
-        await hass.async_block_till_done()
-    ents = er.async_get(hass)
-    entry = hass.config_entries.async_entries("openai_realtime")[0]
+def _write_private(path: Path, text: str) -> None:
+    """Write a secret readable by its owner only."""
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(text)
+
+
+async def _async_seed_entry(hass: HomeAssistant, wanted: dict[str, Any]) -> bool:
+    """Our config entry for the wanted endpoint and the preferred pipeline using it."""
+    entry = await _async_entry(hass, wanted)
+    if entry is None:
+        return False
     ids = {
         e.domain: e.entity_id
-        for e in er.async_entries_for_config_entry(ents, entry.entry_id)
+        for e in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
     }
     pipeline = next(
         (p for p in async_get_pipelines(hass) if p.name == PIPELINE_NAME), None
@@ -121,7 +130,7 @@ async def _async_seed_entry(hass: HomeAssistant, entry_data: dict[str, Any]) -> 
         )
         if pipeline is None:
             _LOGGER.error("Could not create the %s pipeline", PIPELINE_NAME)
-            return
+            return False
     await async_update_pipeline(
         hass,
         pipeline,
@@ -132,3 +141,31 @@ async def _async_seed_entry(hass: HomeAssistant, entry_data: dict[str, Any]) -> 
     )
     hass.data[KEY_ASSIST_PIPELINE].pipeline_store.async_set_preferred_item(pipeline.id)
     _LOGGER.info("Seeded: pipeline %s uses %s", PIPELINE_NAME, ids)
+    return True
+
+
+async def _async_entry(
+    hass: HomeAssistant, wanted: dict[str, Any]
+) -> ConfigEntry | None:
+    """The entry for `wanted`; entries for another endpoint are replaced, so that
+    `scripts/develop --real` or another emulator port takes effect on restart."""
+    for entry in hass.config_entries.async_entries(OUR_DOMAIN):
+        if all(entry.data.get(key) == value for key, value in wanted.items()):
+            return entry
+        _LOGGER.info("Replacing the entry for %s", entry.data.get("base_url"))
+        await hass.config_entries.async_remove(entry.entry_id)
+    # Through the real config flow, as a user would (it checks the endpoint too).
+    flow = await hass.config_entries.flow.async_init(
+        OUR_DOMAIN, context={"source": "user"}
+    )
+    kind = wanted["endpoint_kind"]
+    flow = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {"next_step_id": kind}
+    )
+    fields = {k: v for k, v in wanted.items() if k != "endpoint_kind"}
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"], fields)
+    if result.get("type") != "create_entry":
+        _LOGGER.error("Could not create the OpenAI Realtime entry: %s", result)
+        return None
+    await hass.async_block_till_done()
+    return hass.config_entries.async_get_entry(result["result"].entry_id)

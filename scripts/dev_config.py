@@ -1,0 +1,199 @@
+"""The development Home Assistant: its configuration, and a launcher for it.
+
+Shared by `scripts/develop` and the system test (tests/system), so that both run the
+same house:
+
+  python scripts/dev_config.py write --config DIR --port 8123 --token-file FILE \
+      [--emulator-url http://127.0.0.1:8765/v1 | --real] [--no-frontend]
+  python scripts/dev_config.py hass --config DIR [hass arguments...]
+
+`write` (re)writes configuration.yaml (a demo house, our integration, the dev_seed
+component that creates the login, token, entry and pipeline), links the components
+in and skips onboarding. The seed touches READY_FILE in the config directory once
+everything is in place; `write` removes a stale one, so waiting for it is reliable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+import sys
+
+ROOT = Path(__file__).resolve().parent.parent
+READY_FILE = "dev_seed.ready"
+USERNAME = "dev"
+PASSWORD = "dev"  # noqa: S105 - a loopback-only development login
+# The emulator accepts any key unless started with --api-key.
+EMULATOR_KEY = "dev-emulator-key"
+# Onboarding done: the seed creates the login, so the wizard is not needed.
+_ONBOARDING = {
+    "version": 4,
+    "minor_version": 1,
+    "key": "onboarding",
+    "data": {"done": ["user", "core_config", "analytics", "integration"]},
+}
+
+
+def _quote(value: str) -> str:
+    """A YAML scalar (a JSON string is a valid double-quoted YAML scalar)."""
+    return json.dumps(value)
+
+
+def entry_yaml(emulator_url: str | None) -> str:
+    """The dev_seed entry: the emulator at `emulator_url`, or OpenAI (None)."""
+    if emulator_url is None:
+        return "{endpoint_kind: openai, api_key: !env_var OPENAI_API_KEY}"
+    return (
+        f"{{endpoint_kind: custom, base_url: {_quote(emulator_url)}, "
+        f"api_key: {EMULATOR_KEY}}}"
+    )
+
+
+def configuration_yaml(
+    *,
+    port: int,
+    token_file: Path,
+    ready_file: Path,
+    emulator_url: str | None,
+    frontend_repo: Path | None = None,
+) -> str:
+    """configuration.yaml of the demo house with OpenAI Realtime as its assistant."""
+    # Explicit components rather than default_config: faster, and no requirements
+    # beyond what the venvs hold. HA always sets `frontend` up and goes into recovery
+    # mode if it fails; pointing it at an empty "development repo" lets it start
+    # without the home-assistant-frontend package (the UI is then blank).
+    components = ["config:", "api:", "conversation:", "assist_pipeline:", "demo:"]
+    if frontend_repo is None:
+        components.insert(0, "frontend:")
+    else:
+        components[:0] = [
+            "frontend:",
+            f"  development_repo: {_quote(str(frontend_repo))}",
+        ]
+    return "\n".join(
+        [
+            "# Written by scripts/dev_config.py: a demo house with OpenAI Realtime.",
+            "homeassistant:",
+            "  name: Demo house",
+            "  latitude: 52.37",
+            "  longitude: 4.89",
+            "  elevation: 0",
+            "  unit_system: metric",
+            "  time_zone: UTC",
+            "  country: NL",
+            "  currency: EUR",
+            "http:",
+            "  server_host: 127.0.0.1",
+            f"  server_port: {port}",
+            *components,
+            "logger:",
+            "  default: warning",
+            "  logs:",
+            "    custom_components.openai_realtime: debug",
+            "    custom_components.dev_seed: info",
+            # Start-up tracebacks that do not matter here: no ffmpeg binary (our TTS
+            # answers in WAV) and no libturbojpeg (the demo camera's snapshots).
+            "    haffmpeg: critical",
+            "    homeassistant.components.camera.img_util: critical",
+            "dev_seed:",
+            f"  username: {USERNAME}",
+            f"  password: {PASSWORD}",
+            f"  token_file: {_quote(str(token_file))}",
+            f"  ready_file: {_quote(str(ready_file))}",
+            f"  entry: {entry_yaml(emulator_url)}",
+            "",
+        ]
+    )
+
+
+def _link(link: Path, target: Path) -> None:
+    """Point `link` at `target`, replacing whatever link was there."""
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(target, target_is_directory=True)
+
+
+def write_config(
+    config_dir: Path,
+    *,
+    port: int,
+    token_file: Path,
+    emulator_url: str | None,
+    frontend: bool = True,
+) -> Path:
+    """Write the configuration into `config_dir`; return the seed's ready file."""
+    components = config_dir / "custom_components"
+    storage = config_dir / ".storage"
+    components.mkdir(parents=True, exist_ok=True)
+    storage.mkdir(parents=True, exist_ok=True)
+    _link(components / "openai_realtime", ROOT / "custom_components/openai_realtime")
+    _link(components / "dev_seed", ROOT / "scripts/dev_seed")
+    ready_file = config_dir / READY_FILE
+    ready_file.unlink(missing_ok=True)
+    frontend_repo = None
+    if not frontend:
+        frontend_repo = config_dir / "no-frontend"
+        frontend_repo.mkdir(exist_ok=True)
+    (config_dir / "configuration.yaml").write_text(
+        configuration_yaml(
+            port=port,
+            token_file=token_file.resolve(),
+            ready_file=ready_file.resolve(),
+            emulator_url=emulator_url,
+            frontend_repo=frontend_repo,
+        )
+    )
+    onboarding = storage / "onboarding"
+    if not onboarding.exists():
+        onboarding.write_text(json.dumps(_ONBOARDING))
+    return ready_file
+
+
+def run_hass(argv: list[str]) -> int:
+    """Run Home Assistant in this process with `argv` as its arguments."""
+    from homeassistant import __main__ as hass_main, const
+
+    required = const.REQUIRED_PYTHON_VER
+    # HA 2026.x asks for Python 3.13.2 but runs on 3.13.0 (scripts/setup installs it
+    # with --ignore-requires-python): only the minor version is checked here.
+    if sys.version_info[:2] < required[:2]:
+        sys.exit(f"Home Assistant needs Python {required[0]}.{required[1]}")
+    hass_main.validate_python = lambda: None
+    # --skip-pip: HA would otherwise install missing requirements into the venv
+    # while it starts, racing its own imports (the demo's camera platform then
+    # fails); the venvs hold everything this configuration needs.
+    sys.argv = ["hass", "--skip-pip", *argv]
+    return hass_main.main()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`write` a configuration, or run `hass` on one."""
+    parser = argparse.ArgumentParser(prog="scripts/dev_config.py")
+    commands = parser.add_subparsers(dest="command", required=True)
+    write = commands.add_parser("write", help="write the configuration")
+    write.add_argument("--config", type=Path, required=True)
+    write.add_argument("--port", type=int, required=True, help="HA's HTTP port")
+    write.add_argument("--token-file", type=Path, required=True)
+    endpoint = write.add_mutually_exclusive_group(required=True)
+    endpoint.add_argument("--emulator-url", help="the emulator's /v1 base URL")
+    endpoint.add_argument("--real", action="store_true", help="OpenAI (env key)")
+    write.add_argument("--no-frontend", dest="frontend", action="store_false")
+    commands.add_parser("hass", help="run Home Assistant (arguments pass through)")
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "hass":
+        return run_hass(rest)
+    if rest:
+        parser.error(f"unrecognised arguments: {' '.join(rest)}")
+    write_config(
+        args.config,
+        port=args.port,
+        token_file=args.token_file,
+        emulator_url=None if args.real else args.emulator_url,
+        frontend=args.frontend,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
