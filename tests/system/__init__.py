@@ -1,0 +1,1 @@
+"""System tests: real processes (the emulator, Home Assistant, the CLI satellite)."""
