@@ -82,6 +82,9 @@ class _Response:
         self.cancelled = asyncio.Event()
         self.output: list[Json] = []
         self.task: asyncio.Task[None] | None = None
+        # What the model sees, fixed at response.create like the real server: audio
+        # committed (or items added) after it are not part of this response.
+        self.context: list[Json] = []
 
 
 class EmulatedSession:
@@ -652,6 +655,7 @@ class EmulatedSession:
                 "conversation_already_has_active_response",
             )
         response = _Response(params, in_conversation)
+        response.context = self._context(response)
         self.responses.append(response)
         response.task = self._spawn(self._run_response(response))
 
@@ -742,7 +746,7 @@ class EmulatedSession:
                 await response.cancelled.wait()
         except TimeoutError:
             pass
-        context_items = self._context(response)
+        context_items = response.context
         instructions = str(
             response.params.get("instructions") or self.config.get("instructions") or ""
         )

@@ -116,10 +116,16 @@ async def test_audio_turn_manual_commit(
         audio = speech.encode("hello") + _silence(300)
         for start in range(0, len(audio), 4800):
             await session.append_audio(audio[start : start + 4800])
-        commit = session.start_commit()
+        commit = await session.start_commit()
         stream = await session.create_response()  # eager: right behind the commit
         item_id = await commit
         assert await session.wait_transcript(item_id) == "hello"
+        # The commit went out first, so the response answers this speech.
+        received = [e["type"] for e in emu.sessions[-1].received]
+        assert received.index("input_audio_buffer.commit") < received.index(
+            "response.create"
+        )
+        assert stream.text.lower().startswith("hello")
         pcm = b"".join([e.audio async for e in stream if isinstance(e, ev.AudioDelta)])
         assert speech.decode(pcm) == stream.text.lower()
         assert stream.usage is not None and stream.usage.input_audio_tokens > 0

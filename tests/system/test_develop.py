@@ -162,9 +162,9 @@ def dev_house(tmp_path: Path) -> Iterator[DevHouse]:
             processes,
             tmp_path / "emulator.log",
             *("-m", "realtime_emulator", "--port", str(emulator_port)),
-            # Audio as fast as it goes, but the model's default delays: with
-            # --model-delay 0 spoken turns are sometimes answered as empty ones.
-            *("--pacing", "fast"),
+            # As fast as it goes: no pacing and no model delay, so a response
+            # sent ahead of its commit would answer empty speech (it once did).
+            *("--pacing", "fast", "--model-delay", "0"),
         )
         subprocess.run(  # noqa: S603 - our own scripts
             [

@@ -22,7 +22,7 @@ from ..realtime import audio as pcm, events as ev
 from ..realtime.errors import RealtimeError, ServerError, TranscriptionFailedError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+    from collections.abc import AsyncIterable, AsyncIterator, Callable
 
     from ..realtime.session import RealtimeSession, ResponseStream
     from .pool import ConversationSession
@@ -145,8 +145,12 @@ class VoiceTurn:
                 _LOGGER.debug("Cancel failed: %s", err)
 
 
-async def _resolved(item_id: str) -> str:
-    return item_id
+def _settle(future: asyncio.Future[str]) -> None:
+    """Cancel a commit nobody will await, or mark its failure as seen."""
+    if not future.done():
+        future.cancel()
+    elif not future.cancelled():
+        future.exception()
 
 
 def _norm(text: str) -> str:
@@ -276,14 +280,14 @@ async def async_finish_speech(turn: VoiceTurn, sent: SentAudio, eager: bool) -> 
         await session.clear_audio()
         await turn.abandon("no speech")
         raise NoSpeechError(f"No speech in {sent.ms} ms of audio")
-    commit: Awaitable[str] = (
-        _resolved(sent.server_item_id)
-        if sent.server_item_id is not None
-        else session.start_commit()
-    )
-    if eager:
-        turn.stream = await session.create_response(modalities=("audio",))
+    if sent.server_item_id is not None:  # the server's turn detection committed
+        commit: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        commit.set_result(sent.server_item_id)
+    else:
+        commit = await session.start_commit()
     try:
+        if eager:  # right behind the commit: the model starts on this speech now
+            turn.stream = await session.create_response(modalities=("audio",))
         turn.item_id = await commit
         turn.transcript = await session.wait_transcript(
             turn.item_id, timeout=TRANSCRIPT_TIMEOUT
@@ -291,6 +295,8 @@ async def async_finish_speech(turn: VoiceTurn, sent: SentAudio, eager: bool) -> 
     except (TranscriptionFailedError, ServerError, TimeoutError) as err:
         await turn.abandon(f"no transcript: {err}")
         raise SpeechError(str(err)) from err
+    finally:
+        _settle(commit)
     if not turn.transcript.strip():
         await turn.abandon("empty transcript")
         raise NoSpeechError("The transcript is empty")

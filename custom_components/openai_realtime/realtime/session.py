@@ -253,30 +253,37 @@ class RealtimeSession:
 
     async def commit(self, *, timeout: float = REQUEST_TIMEOUT) -> str:
         """Commit the input buffer as a user item; return the item id."""
-        return await self.start_commit(timeout=timeout)
+        return await (await self.start_commit(timeout=timeout))
 
-    def start_commit(self, *, timeout: float = REQUEST_TIMEOUT) -> asyncio.Task[str]:
-        """Send the commit now and return a task resolving to the new item id.
+    async def start_commit(
+        self, *, timeout: float = REQUEST_TIMEOUT
+    ) -> asyncio.Task[str]:
+        """Send the commit, then return a task resolving to the new item id.
 
-        Lets a caller send `response.create` right behind the commit without waiting
-        a round trip (the server handles events in order).
+        The commit is on the wire when this returns, so a `response.create` sent next
+        answers this audio (the server handles events in order, and fixes a
+        response's input when it is created) without waiting a round trip.
         """
         waiter = self._add_waiter(lambda e: isinstance(e, ev.AudioCommitted))
         event = ev.input_audio_commit()
         waiter.event_id = event["event_id"] = self.connection.next_event_id()
+        try:
+            await self._send(event)
+        except BaseException:
+            self._drop_waiter(waiter)
+            raise
 
-        async def run() -> str:
+        async def committed() -> str:
             try:
-                await self._send(event)
                 async with asyncio.timeout(timeout):
-                    committed = await waiter.future
+                    done = await waiter.future
             finally:
                 self._drop_waiter(waiter)
-            assert isinstance(committed, ev.AudioCommitted)
-            return committed.item_id
+            assert isinstance(done, ev.AudioCommitted)
+            return done.item_id
 
         return asyncio.get_running_loop().create_task(
-            run(), name="openai_realtime commit"
+            committed(), name="openai_realtime commit"
         )
 
     async def clear_audio(self) -> None:
