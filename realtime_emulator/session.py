@@ -109,6 +109,9 @@ class EmulatedSession:
         self.conversation_id = new_id("conv_")
         self.received: list[Json] = []
         self.sent: list[Json] = []
+        # (time.perf_counter(), "in" | "out", event type): when things happened, for
+        # benchmarks that separate the emulator's share of a latency from the client's.
+        self.timeline: list[tuple[float, str, str]] = []
         self.items: list[Json] = []
         self.responses: list[_Response] = []
         self.closed = False
@@ -144,6 +147,12 @@ class EmulatedSession:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    def _mark(self, direction: str, event: Json) -> None:
+        if len(self.timeline) < self.emulator.options.received_limit:
+            self.timeline.append(
+                (time.perf_counter(), direction, str(event.get("type")))
+            )
+
     async def send(self, event: Json) -> None:
         """Send a server event (with a fresh event_id), applying the failure knobs."""
         if self.closed or self.ws.closed:
@@ -164,6 +173,7 @@ class EmulatedSession:
             self._malformed_sent = True
             await self.ws.send_str('{"type": "response.output_text.delta", "delta": ')
         self.sent.append(event)
+        self._mark("out", event)
         try:
             await self.ws.send_str(json.dumps(event))
         except (ConnectionError, RuntimeError):
@@ -252,6 +262,7 @@ class EmulatedSession:
             return
         if len(self.received) < self.emulator.options.received_limit:
             self.received.append(event)
+            self._mark("in", event)
         event_id = (
             event.get("event_id") if isinstance(event.get("event_id"), str) else None
         )
