@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
 
+from ..realtime.backoff import retry_connect
 from ..realtime.session import HistoryEntry, RealtimeSession
 
 if TYPE_CHECKING:
@@ -69,8 +70,10 @@ class ConversationSession:
             self.pool.forget(session)
             session = self.session = None
         if session is None:
-            session = await RealtimeSession.connect(
-                self.pool.http, self.pool.endpoint(), config
+            session = await retry_connect(
+                lambda: RealtimeSession.connect(
+                    self.pool.http, self.pool.endpoint(), config
+                )
             )
             self.pool.track(session)
             self.opened += 1

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
+import time
 from typing import TYPE_CHECKING
 
+from .errors import CannotConnectError
+
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Awaitable, Callable, Iterator
+
+_LOGGER = logging.getLogger(__name__)
 
 
 def backoff_delays(
@@ -25,3 +32,29 @@ def backoff_delays(
     while True:
         yield rng.uniform(0, ceiling)
         ceiling = min(cap, ceiling * factor)
+
+
+async def retry_connect[T](
+    connect: Callable[[], Awaitable[T]],
+    *,
+    budget: float = 10.0,
+    delays: Iterator[float] | None = None,
+) -> T:
+    """Run `connect`, trying again after transient connection failures.
+
+    Stops when the next attempt would start after `budget` seconds: a user waits
+    for this, so a blackholed endpoint (whose attempt itself times out) is not
+    tried again, while a refused or reset connection or an HTTP 5xx gets a few
+    quick retries. Other failures (auth, 4xx, rate limits) are raised at once.
+    """
+    started = time.monotonic()
+    delays = delays or backoff_delays(base=0.2, cap=2.0)
+    while True:
+        try:
+            return await connect()
+        except CannotConnectError as err:
+            delay = next(delays)
+            if not err.transient or time.monotonic() - started + delay > budget:
+                raise
+            _LOGGER.debug("Connecting failed (%s); again in %.2f s", err, delay)
+            await asyncio.sleep(delay)

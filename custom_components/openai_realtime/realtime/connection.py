@@ -189,7 +189,8 @@ def _handshake_error(status: int, message: str) -> Exception:
     if status == 429:
         return RateLimitedError("The endpoint is rate limiting requests (HTTP 429)")
     return CannotConnectError(
-        f"The endpoint refused the realtime connection (HTTP {status} {message})"
+        f"The endpoint refused the realtime connection (HTTP {status} {message})",
+        transient=status >= 500,
     )
 
 

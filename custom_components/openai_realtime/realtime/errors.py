@@ -12,7 +12,16 @@ class RealtimeError(Exception):
 
 
 class CannotConnectError(RealtimeError):
-    """The endpoint could not be reached or refused the handshake (not an auth issue)."""
+    """The endpoint could not be reached or refused the handshake (not an auth issue).
+
+    `transient` failures (refused or reset connections, timeouts, HTTP 5xx) may
+    succeed when tried again; a 404 or another 4xx will not.
+    """
+
+    def __init__(self, message: str, *, transient: bool = True) -> None:
+        """Keep whether trying again could help."""
+        super().__init__(message)
+        self.transient = transient
 
 
 class AuthenticationError(RealtimeError):
