@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import Platform
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
@@ -16,7 +16,7 @@ from .const import CONF_MODEL, DEFAULT_MODEL, DOMAIN
 from .realtime.errors import AuthenticationError, RealtimeError
 
 if TYPE_CHECKING:
-    from homeassistant.core import HomeAssistant
+    from homeassistant.core import Event, HomeAssistant
 
 PLATFORMS: list[Platform] = [
     Platform.CONVERSATION,
@@ -48,10 +48,18 @@ async def async_setup_entry(
         ) from err
 
     runtime = RealtimeRuntime(hass, entry, http)
-    await runtime.usage.async_load()
+    await runtime.async_start()
     entry.runtime_data = runtime
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_options_updated))
+
+    async def _async_stop(_event: Event) -> None:
+        # HA does not unload entries when it stops: close the websockets ourselves.
+        await runtime.async_close()
+
+    entry.async_on_unload(
+        hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop)
+    )
     return True
 
 

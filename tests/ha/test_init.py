@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
@@ -15,6 +17,8 @@ from realtime_emulator import RealtimeEmulator
 from ..conftest import entry_data
 
 pytestmark = pytest.mark.usefixtures("enable_custom_integrations")
+
+AGENT = "conversation.realtime_emulator"
 
 
 async def test_setup_and_unload(
@@ -56,3 +60,25 @@ async def test_revoked_key_asks_for_reauth(
         flow["context"]["source"] == "reauth"
         for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     )
+
+
+async def test_stop_closes_sessions(
+    hass: HomeAssistant, emulator: RealtimeEmulator, setup_integration: MockConfigEntry
+) -> None:
+    """Home Assistant stopping closes the websockets; a later unload is harmless."""
+    from homeassistant.components import conversation
+    from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+    from homeassistant.core import Context
+
+    await conversation.async_converse(
+        hass, "hello", None, Context(), language="en", agent_id=AGENT
+    )
+    assert not all(session.closed for session in emulator.sessions)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    for _ in range(50):
+        if all(session.closed for session in emulator.sessions):
+            break
+        await asyncio.sleep(0.01)
+    assert all(session.closed for session in emulator.sessions)
+    assert await hass.config_entries.async_unload(setup_integration.entry_id)

@@ -68,7 +68,13 @@ class RealtimeRuntime:
         )
         self.agent = RealtimeAgent(hass, entry, self.pool)
         self.agent_entity_id = ""  # set when the conversation entity is added
-        self._unsubscribe = _subscribe_chat_logs(hass, self._on_chat_log)
+        self._unsubscribe: Callable[[], None] | None = None
+        self._closed = False
+
+    async def async_start(self) -> None:
+        """Load the usage totals, then listen for other agents' answers."""
+        await self.usage.async_load()
+        self._unsubscribe = _subscribe_chat_logs(self.hass, self._on_chat_log)
 
     @callback
     def _on_chat_log(
@@ -182,8 +188,15 @@ class RealtimeRuntime:
                 conv.touch()
 
     async def async_close(self) -> None:
-        """Close every realtime session, timer and task this entry opened."""
-        self._unsubscribe()
+        """Close every realtime session, timer and task this entry opened.
+
+        Runs at Home Assistant's stop and again at unload: the second time is a no-op.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         await self.pool.async_close()
         await self.usage.async_close()  # after the pool: its last responses count
 
