@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 import json
+import logging
 from typing import Any
 from unittest.mock import patch
 
@@ -349,3 +350,26 @@ async def test_warm_sessions_are_capped(
         if e["type"] == "conversation.item.create" and e["item"]["role"] == "user"
     ]
     assert replayed == ["my name is Ada", "what is my name"]
+
+
+async def test_key_never_reaches_the_log(
+    hass: HomeAssistant,
+    emulator: RealtimeEmulator,
+    setup_integration: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Debug logging through turns, a drop, a 429 and a rejected key: no API key."""
+    caplog.set_level(logging.DEBUG)
+    first = await _say(hass, "hello")
+    emulator.options.drop_after_events = len(emulator.sessions[-1].sent) + 2
+    await _say(hass, "tell me something", first.conversation_id)
+    emulator.options.drop_after_events = None
+    emulator.options.handshake_status = 429
+    await _say(hass, "hello")
+    emulator.options.handshake_status = None
+    emulator.options.api_keys = {"sk-another-key"}
+    failed = await _say(hass, "hello")
+    assert failed.response.response_type is intent.IntentResponseType.ERROR
+    await hass.async_block_till_done()
+    assert "realtime" in caplog.text.lower()  # the log did record these turns
+    assert setup_integration.data["api_key"] not in caplog.text

@@ -263,7 +263,14 @@ async def test_tts_for_arbitrary_text(
 
 @pytest.mark.parametrize(
     ("rate", "channels", "chunk"),
-    [(8000, 1, 320), (44100, 1, 1764), (16000, 2, 1280), (16000, 1, 333)],
+    [
+        (8000, 1, 320),
+        (22050, 1, 882),
+        (44100, 1, 1764),
+        (48000, 2, 3840),
+        (16000, 2, 1280),
+        (16000, 1, 333),
+    ],
 )
 @pytest.mark.usefixtures("voice_house")
 async def test_input_formats(
