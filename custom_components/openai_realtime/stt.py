@@ -65,7 +65,6 @@ class OpenAIRealtimeSTTEntity(stt.SpeechToTextEntity):
         return [
             stt.AudioSampleRates.SAMPLERATE_8000,
             stt.AudioSampleRates.SAMPLERATE_16000,
-            stt.AudioSampleRates.SAMPLERATE_22050,
             stt.AudioSampleRates.SAMPLERATE_44100,
             stt.AudioSampleRates.SAMPLERATE_48000,
         ]

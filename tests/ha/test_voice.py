@@ -265,7 +265,6 @@ async def test_tts_for_arbitrary_text(
     ("rate", "channels", "chunk"),
     [
         (8000, 1, 320),
-        (22050, 1, 882),
         (44100, 1, 1764),
         (48000, 2, 3840),
         (16000, 2, 1280),
