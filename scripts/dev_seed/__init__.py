@@ -140,7 +140,8 @@ async def _async_seed_entry(hass: HomeAssistant, wanted: dict[str, Any]) -> bool
         prefer_local_intents=False,
     )
     hass.data[KEY_ASSIST_PIPELINE].pipeline_store.async_set_preferred_item(pipeline.id)
-    _LOGGER.info("Seeded: pipeline %s uses %s", PIPELINE_NAME, ids)
+    used = {stage: ids[stage] for stage in ("stt", "conversation", "tts")}
+    _LOGGER.info("Seeded: pipeline %s uses %s", PIPELINE_NAME, used)
     return True
 
 
