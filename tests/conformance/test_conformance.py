@@ -103,6 +103,7 @@ async def _scenario(
         instructions="Be brief.",
         voice="alloy",
         transcription_model="gpt-4o-mini-transcribe",
+        transcription_language="en",
         tools=TOOLS,
         turn_detection=ev.TurnDetection(silence_duration_ms=200),
         temperature=0.8 if dialect == "beta" else None,

@@ -373,3 +373,14 @@ async def test_key_never_reaches_the_log(
     await hass.async_block_till_done()
     assert "realtime" in caplog.text.lower()  # the log did record these turns
     assert setup_integration.data["api_key"] not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("language", "hint"),
+    [("en-US", "en"), ("nl", "nl"), ("pt_BR", "pt"), ("*", None), ("", None)],
+)
+def test_transcription_language_hint(language: str, hint: str | None) -> None:
+    """HA language tags become the ISO-639-1 hint the API takes (or none)."""
+    from custom_components.openai_realtime.bridge.agent import transcription_language
+
+    assert transcription_language(language) == hint

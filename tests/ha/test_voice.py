@@ -187,6 +187,12 @@ async def test_spoken_command_end_to_end(
     assert await _tts_audio(hass, events) == answer.lower()
     # The pipeline's stages shared the turn through the ContextVar, on this HA.
     assert links == ["contextvar"]
+    # The transcription got the pipeline's language as a hint.
+    update = _session_events(emulator, "session.update")[0]["session"]
+    assert update["audio"]["input"]["transcription"] == {
+        "model": "gpt-4o-mini-transcribe",
+        "language": "en",
+    }
     # One response answered the speech (eager), one followed the tool result.
     creates = _session_events(emulator, "response.create")
     assert len(creates) == 2

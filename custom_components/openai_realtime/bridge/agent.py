@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.components import conversation
 from homeassistant.components.conversation import ConversationInput
+from homeassistant.const import MATCH_ALL
 from homeassistant.core import Context
 from homeassistant.helpers import chat_session, intent, llm
 
@@ -169,8 +170,19 @@ def turn_detection(options: Mapping[str, Any]) -> ev.TurnDetection | None:
     return None
 
 
+def transcription_language(language: str | None) -> str | None:
+    """HA's language ("en-US", "nl", "*") as the ISO-639-1 hint the API takes."""
+    if not language or language == MATCH_ALL:
+        return None
+    primary = language.replace("_", "-").split("-")[0].lower()
+    return primary if len(primary) == 2 and primary.isalpha() else None
+
+
 def session_config(
-    options: Mapping[str, Any], instructions: str, tools: ToolSet
+    options: Mapping[str, Any],
+    instructions: str,
+    tools: ToolSet,
+    language: str | None = None,
 ) -> ev.SessionConfig:
     """The realtime session configuration for a turn."""
     model = str(options.get(CONF_MODEL, DEFAULT_MODEL))
@@ -182,6 +194,7 @@ def session_config(
         transcription_model=str(
             options.get(CONF_TRANSCRIPTION_MODEL) or DEFAULT_TRANSCRIPTION_MODEL
         ),
+        transcription_language=transcription_language(language),
         turn_detection=turn_detection(options),
         tools=tools.tools,
         max_output_tokens=int(options[CONF_MAX_OUTPUT_TOKENS])
@@ -241,7 +254,7 @@ class RealtimeAgent:
             return err.as_conversation_result()
         tools = ToolSet.from_api(chat_log.llm_api)
         instructions = str(getattr(chat_log.content[0], "content", "") or "")
-        config = session_config(options, instructions, tools)
+        config = session_config(options, instructions, tools, user_input.language)
         conv = self.pool.get(chat_log.conversation_id)
         turn = _linked_turn(conv, user_input.text)
         try:
@@ -321,7 +334,7 @@ class RealtimeAgent:
             )
             tools = ToolSet.from_api(chat_log.llm_api)
             instructions = str(getattr(chat_log.content[0], "content", "") or "")
-        return session_config(options, instructions, tools)
+        return session_config(options, instructions, tools, language)
 
     def _on_failure(self, conv: ConversationSession, err: Exception) -> None:
         _LOGGER.warning("Realtime turn failed: %s", err)
