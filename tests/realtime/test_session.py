@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 import json
 from typing import Any
 
@@ -432,5 +433,34 @@ async def test_barge_in_cancels_and_truncates_at_played_position(
         assert truncate["item_id"] == item_id
         assert truncate["audio_end_ms"] == played_ms
         assert any(e["type"] == "response.cancel" for e in emu.received)
+    finally:
+        await session.close()
+
+
+@pytest.mark.parametrize("dialect", ["ga", "beta"])
+async def test_reconfigure_after_speaking_keeps_the_voice(
+    http: aiohttp.ClientSession, emu: RealtimeEmulator, dialect: Dialect
+) -> None:
+    """Once the session has spoken, updates leave the (fixed) voice out; a change
+    of voice is the server's clear error, and the session stays usable."""
+    session = await _open(http, emu, dialect)
+    try:
+        await session.add_user_text("hello")
+        await (await session.create_response(modalities=("audio",))).wait_done()
+        await session.configure(replace(CONFIG, instructions="Be brief."))
+        update = emu.sessions[-1].received[-1]
+        assert update["type"] == "session.update"
+        voice = (
+            update["session"]["audio"]["output"].get("voice")
+            if dialect == "ga"
+            else update["session"].get("voice")
+        )
+        assert voice is None
+        with pytest.raises(ServerError) as err:
+            await session.configure(replace(CONFIG, voice="verse"))
+        assert err.value.code == "cannot_update_voice"
+        await session.add_user_text("still there?")
+        done = await (await session.create_response()).wait_done()
+        assert done.status == "completed"
     finally:
         await session.close()

@@ -237,8 +237,11 @@ class RealtimeSession:
         self, config: ev.SessionConfig, *, timeout: float = REQUEST_TIMEOUT
     ) -> dict[str, Any]:
         """Send `session.update` and wait for `session.updated` (or the error)."""
+        update = ev.session_update(config, self.dialect)
+        if config.voice == ev.session_voice(self.server_session, self.dialect):
+            update = ev.without_voice(update, self.dialect)
         updated = await self._request(
-            ev.session_update(config, self.dialect),
+            update,
             lambda e: isinstance(e, ev.SessionUpdated),
             timeout,
         )
