@@ -186,22 +186,6 @@ def session_voice(session: Mapping[str, Any], dialect: Dialect) -> str | None:
     return voice if isinstance(voice, str) else None
 
 
-def without_voice(update: JsonDict, dialect: Dialect) -> JsonDict:
-    """A `session.update` that leaves the voice as it is.
-
-    The voice is fixed once the session has spoken; re-sending it unchanged is at
-    best a no-op, so updates leave it out when it would not change.
-    """
-    session = dict(update["session"])
-    if dialect == "ga":
-        audio = dict(session.get("audio") or {})
-        output = {k: v for k, v in (audio.get("output") or {}).items() if k != "voice"}
-        session["audio"] = {**audio, "output": output}
-    else:
-        session.pop("voice", None)
-    return {**update, "session": session}
-
-
 def input_audio_append(audio: bytes) -> JsonDict:
     """Build `input_audio_buffer.append` (audio in the session's input format)."""
     return {

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import itertools
 import logging
 import secrets
@@ -237,11 +237,11 @@ class RealtimeSession:
         self, config: ev.SessionConfig, *, timeout: float = REQUEST_TIMEOUT
     ) -> dict[str, Any]:
         """Send `session.update` and wait for `session.updated` (or the error)."""
-        update = ev.session_update(config, self.dialect)
         if config.voice == ev.session_voice(self.server_session, self.dialect):
-            update = ev.without_voice(update, self.dialect)
+            # The voice is fixed once the session has spoken: leave it as it is.
+            config = replace(config, voice=None)
         updated = await self._request(
-            update,
+            ev.session_update(config, self.dialect),
             lambda e: isinstance(e, ev.SessionUpdated),
             timeout,
         )
