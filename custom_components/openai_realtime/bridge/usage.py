@@ -64,23 +64,16 @@ class UsageTotals:
         if usage is not None:
             self._add(_normalised(usage))
 
-    def _add(self, usage: ev.Usage) -> None:
-        self.input_tokens += usage.input_tokens
-        self.input_text_tokens += usage.input_text_tokens
-        self.input_audio_tokens += usage.input_audio_tokens
-        self.cached_tokens += usage.cached_tokens
-        self.cached_text_tokens += usage.cached_text_tokens
-        self.cached_audio_tokens += usage.cached_audio_tokens
-        self.output_tokens += usage.output_tokens
-        self.output_text_tokens += usage.output_text_tokens
-        self.output_audio_tokens += usage.output_audio_tokens
+    def _add(self, counts: ev.Usage | UsageTotals) -> None:
+        # Our counters are the usage's fields (plus `responses`): add them by name.
+        for item in fields(counts):
+            setattr(
+                self, item.name, getattr(self, item.name) + getattr(counts, item.name)
+            )
 
     def merge(self, other: UsageTotals) -> None:
         """Add another set of totals to this one."""
-        for item in fields(self):
-            setattr(
-                self, item.name, getattr(self, item.name) + getattr(other, item.name)
-            )
+        self._add(other)
 
     def as_dict(self) -> dict[str, int]:
         """Plain counters (stored, and shown in diagnostics)."""
