@@ -1,87 +1,33 @@
-"""OpenAI Realtime for Home Assistant: speech-to-speech through the Assist pipeline."""
+"""OpenAI Realtime for Home Assistant: speech-to-speech through the Assist pipeline.
+
+Importing this package does not import Home Assistant. The protocol library in
+`realtime/` lives inside it (HACS installs one folder), and the emulator, the CLI
+satellite and the library's own tests import that library without HA. Home
+Assistant's entry hooks live in `entry.py` and are looked up here on first use.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
-from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
-
-from .bridge.endpoints import async_check_endpoint
-from .bridge.runtime import RealtimeRuntime
-from .bridge.usage import async_remove_usage
-from .const import CONF_MODEL, DEFAULT_MODEL, DOMAIN
-from .realtime.errors import AuthenticationError, RealtimeError
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from homeassistant.core import Event, HomeAssistant
-
-PLATFORMS: list[Platform] = [
-    Platform.CONVERSATION,
-    Platform.SENSOR,
-    Platform.STT,
-    Platform.TTS,
-]
-
-type OpenAIRealtimeConfigEntry = ConfigEntry[RealtimeRuntime]
-
-
-async def async_setup_entry(
-    hass: HomeAssistant, entry: OpenAIRealtimeConfigEntry
-) -> bool:
-    """Check the endpoint, then set up the platforms that share the runtime."""
-    http = async_get_clientsession(hass)
-    model = str(entry.options.get(CONF_MODEL, DEFAULT_MODEL))
-    try:
-        await async_check_endpoint(http, entry.data, model)
-    except AuthenticationError as err:
-        raise ConfigEntryAuthFailed(
-            translation_domain=DOMAIN, translation_key="invalid_auth"
-        ) from err
-    except RealtimeError as err:
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key="cannot_connect",
-            translation_placeholders={"error": str(err)},
-        ) from err
-
-    runtime = RealtimeRuntime(hass, entry, http)
-    await runtime.async_start()
-    entry.runtime_data = runtime
-    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
-
-    async def _async_stop(_event: Event) -> None:
-        # HA does not unload entries when it stops: close the websockets ourselves.
-        await runtime.async_close()
-
-    entry.async_on_unload(
-        hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop)
+    from .entry import (
+        PLATFORMS as PLATFORMS,
+        OpenAIRealtimeConfigEntry as OpenAIRealtimeConfigEntry,
+        async_remove_entry as async_remove_entry,
+        async_setup_entry as async_setup_entry,
+        async_unload_entry as async_unload_entry,
     )
-    return True
+
+_ENTRY_HOOKS = frozenset(
+    {"PLATFORMS", "async_setup_entry", "async_unload_entry", "async_remove_entry"}
+)
 
 
-async def async_unload_entry(
-    hass: HomeAssistant, entry: OpenAIRealtimeConfigEntry
-) -> bool:
-    """Unload platforms and close every realtime session and task."""
-    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
-    if unloaded:
-        await entry.runtime_data.async_close()
-    return unloaded
+def __getattr__(name: str) -> Any:
+    """Home Assistant's hooks, from `entry.py` (imported once, on first lookup)."""
+    if name in _ENTRY_HOOKS:
+        from . import entry
 
-
-async def async_remove_entry(
-    hass: HomeAssistant, entry: OpenAIRealtimeConfigEntry
-) -> None:
-    """Forget the entry's usage totals with it."""
-    await async_remove_usage(hass, entry.entry_id)
-
-
-async def _async_options_updated(
-    hass: HomeAssistant, entry: OpenAIRealtimeConfigEntry
-) -> None:
-    """Options shape every session (model, voice, tools): start afresh."""
-    await hass.config_entries.async_reload(entry.entry_id)
+        return getattr(entry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -31,6 +31,7 @@ from homeassistant.helpers.selector import (
 )
 import voluptuous as vol
 
+from . import compat
 from .bridge.endpoints import async_check_endpoint
 from .const import (
     CONF_API_KEY,
@@ -339,7 +340,7 @@ def _number(low: float, high: float, step: float) -> NumberSelector:
     )
 
 
-class OpenAIRealtimeOptionsFlow(OptionsFlow):
+class OpenAIRealtimeOptionsFlow(compat.OptionsFlowBase):
     """Behaviour of the assistant; invalid combinations become form errors."""
 
     async def async_step_init(
@@ -358,9 +359,12 @@ class OpenAIRealtimeOptionsFlow(OptionsFlow):
         )
 
     def _schema(self, current: Mapping[str, Any]) -> vol.Schema:
+        # Admin-only APIs (HA 2026.11's "Home Assistant") cannot serve spoken
+        # turns, which have no user: they are not offered.
         apis = [
             SelectOptionDict(value=api.id, label=api.name)
             for api in llm.async_get_apis(self.hass)
+            if not compat.api_requires_admin(api)
         ]
         model = str(current[CONF_MODEL])
         prices = {

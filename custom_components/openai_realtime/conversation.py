@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
-    from . import OpenAIRealtimeConfigEntry
+    from .entry import OpenAIRealtimeConfigEntry
 
 
 async def async_setup_entry(

@@ -27,9 +27,9 @@ if TYPE_CHECKING:
 
     from homeassistant.core import HomeAssistant
 
-    from . import OpenAIRealtimeConfigEntry
     from .bridge.pool import ConversationSession
     from .bridge.runtime import RealtimeRuntime
+    from .entry import OpenAIRealtimeConfigEntry
 
 TO_REDACT = {CONF_API_KEY, "authorization", "Authorization", "api-key", "password"}
 _SECRET_WORDS = ("key", "token", "secret", "password", "auth", "sig")

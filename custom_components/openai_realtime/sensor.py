@@ -11,6 +11,7 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
+from homeassistant.helpers.device_registry import DeviceInfo
 
 from .const import DOMAIN
 
@@ -20,8 +21,8 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
-    from . import OpenAIRealtimeConfigEntry
     from .bridge.usage import UsageAccountant
+    from .entry import OpenAIRealtimeConfigEntry
 
 TOKENS = "tokens"
 
@@ -99,7 +100,7 @@ class UsageSensor(SensorEntity):
         self.entity_description = description
         self._usage = entry.runtime_data.usage
         self._attr_unique_id = f"{entry.entry_id}-{description.key}"
-        self._attr_device_info = {"identifiers": {(DOMAIN, entry.entry_id)}}
+        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, entry.entry_id)})
 
     async def async_added_to_hass(self) -> None:
         """Follow the accountant."""

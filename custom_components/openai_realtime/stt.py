@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.components import stt
+from homeassistant.helpers.device_registry import DeviceInfo
 
+from . import compat
 from .bridge.speech import LANGUAGES
-from .const import DOMAIN
+from .const import (
+    CONF_TURN_DETECTION,
+    DEFAULT_TURN_DETECTION,
+    DOMAIN,
+    TURN_DETECTION_OFF,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable
@@ -15,7 +22,7 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
-    from . import OpenAIRealtimeConfigEntry
+    from .entry import OpenAIRealtimeConfigEntry
 
 
 async def async_setup_entry(
@@ -37,7 +44,20 @@ class OpenAIRealtimeSTTEntity(stt.SpeechToTextEntity):
         """Bind to the entry's runtime."""
         self.entry = entry
         self._attr_unique_id = f"{entry.entry_id}-stt"
-        self._attr_device_info = {"identifiers": {(DOMAIN, entry.entry_id)}}
+        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, entry.entry_id)})
+
+    @property
+    def audio_processing(self) -> Any:
+        """With the server's turn detection on, HA's VAD must not end the stream.
+
+        Read by HA 2026.5+ only (None before).
+        """
+        turn_detection = self.entry.options.get(
+            CONF_TURN_DETECTION, DEFAULT_TURN_DETECTION
+        )
+        return compat.audio_processing(
+            server_ends_turns=turn_detection != TURN_DETECTION_OFF, raw_audio=False
+        )
 
     @property
     def supported_languages(self) -> list[str]:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.components import tts
 from homeassistant.components.tts.entity import TTSAudioRequest, TTSAudioResponse
+from homeassistant.helpers.device_registry import DeviceInfo
 
 from .bridge.speech import LANGUAGES
 from .const import (
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
-    from . import OpenAIRealtimeConfigEntry
+    from .entry import OpenAIRealtimeConfigEntry
 
 
 async def async_setup_entry(
@@ -45,7 +46,7 @@ class OpenAIRealtimeTTSEntity(tts.TextToSpeechEntity):
         """Bind to the entry's runtime."""
         self.entry = entry
         self._attr_unique_id = f"{entry.entry_id}-tts"
-        self._attr_device_info = {"identifiers": {(DOMAIN, entry.entry_id)}}
+        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, entry.entry_id)})
         self._default_voice = str(entry.options.get(CONF_VOICE, DEFAULT_VOICE))
         # WAV is what we produce: callers that name no format (HA's websocket API
         # cannot) get it as is, instead of HA's default MP3 through ffmpeg.

@@ -274,6 +274,43 @@ async def test_options_invalid(
     assert dict(entry.options) == before
 
 
+async def test_reconfigure_and_options_set_the_entry_up_once(
+    hass: HomeAssistant,
+    emulator: RealtimeEmulator,
+    setup_integration: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One setup per change: no double reload (HA 2026.6+ reports it, 2026.12 breaks).
+
+    Each setup opens one websocket to check the endpoint, so the emulators count
+    setups.
+    """
+    entry = setup_integration
+    second = RealtimeEmulator()
+    await second.start()
+    try:
+        result = await entry.start_reconfigure_flow(hass)
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_BASE_URL: second.base_url}
+        )
+        assert result["reason"] == "reconfigure_successful"
+        await hass.async_block_till_done()
+        assert entry.state is config_entries.ConfigEntryState.LOADED
+        assert len(second.sessions) == 2  # the flow's check, then one setup
+
+        result = await hass.config_entries.options.async_init(entry.entry_id)
+        user_input = _options_input(voice="cedar")
+        await hass.config_entries.options.async_configure(result["flow_id"], user_input)
+        await hass.async_block_till_done()
+        assert entry.options[CONF_VOICE] == "cedar"
+        assert entry.state is config_entries.ConfigEntryState.LOADED
+        assert len(second.sessions) == 3  # one more setup
+        assert "update listener" not in caplog.text
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await second.stop()
+
+
 def _options_input(
     model: str = "gpt-realtime", voice: str = "marin", prices: list[float] | None = None
 ) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from homeassistant.components.homeassistant.exposed_entities import async_expose
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import intent, llm
-from homeassistant.helpers.chat_session import async_get_chat_session
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -27,6 +26,7 @@ import voluptuous as vol
 
 import custom_components.openai_realtime  # noqa: F401
 from custom_components.openai_realtime.bridge.pool import MAX_WARM_SESSIONS
+from custom_components.openai_realtime.compat import get_chat_session
 from custom_components.openai_realtime.const import (
     CONF_IDLE_TIMEOUT,
     CONF_LLM_HASS_API,
@@ -118,7 +118,11 @@ async def test_turn_on_exposed_light(
     assert len(events) == 1
     data = events[0].data
     assert data["conversation_id"] == result.conversation_id
-    assert data["tool_calls"] == [{"name": "HassTurnOn", "success": True}]
+    # HA 2026.9+ names the tool intent__HassTurnOn; short_name is the same on all.
+    (call,) = data["tool_calls"]
+    assert call["short_name"] == "HassTurnOn"
+    assert call["name"] in ("HassTurnOn", "intent__HassTurnOn")
+    assert call["success"] is True
     assert data["text"] == _speech(result)
     assert data["usage"]["input_tokens"] > 0
     assert data["usage"]["output_tokens"] > 0
@@ -127,15 +131,35 @@ async def test_turn_on_exposed_light(
 
     # The ChatLog holds the tool call, its result and the answer.
     with (
-        async_get_chat_session(hass, result.conversation_id) as session,
+        get_chat_session(hass, result.conversation_id) as session,
         conversation.async_get_chat_log(hass, session) as chat_log,
     ):
         roles = [c.role for c in chat_log.content]
         assert roles[-4:] == ["user", "assistant", "tool_result", "assistant"]
         call = chat_log.content[-3]
         assert isinstance(call, conversation.AssistantContent)
-        assert call.tool_calls and call.tool_calls[0].tool_name == "HassTurnOn"
+        assert call.tool_calls
+        assert call.tool_calls[0].tool_name.endswith("HassTurnOn")
         assert chat_log.content[-1].content == _speech(result)
+
+
+@pytest.mark.usefixtures("setup_integration", "house")
+async def test_no_deprecated_ha_api_is_used(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """HA reports every deprecated call a custom integration makes ("Detected that
+    custom integration ..."); turns with tool calls and a follow-up make none.
+
+    On HA 2026.11 this covers ToolResultContent.tool_result (2026.10) and chat
+    sessions opened without a context (2026.11).
+    """
+    first = await _say(hass, "turn off the kitchen lights")
+    await _say(hass, "turn on the kitchen lights", first.conversation_id)
+    with get_chat_session(hass, first.conversation_id) as session:
+        assert session.conversation_id == first.conversation_id
+    await hass.async_block_till_done()
+    assert hass.states.get("light.kitchen_lights").state == "on"
+    assert "Detected that custom integration" not in caplog.text
 
 
 @pytest.mark.usefixtures("setup_integration", "house")
@@ -225,6 +249,134 @@ async def test_bad_tool_calls_become_error_results(
         assert "NoSuchTool" in json.dumps(outputs[1])
         assert "kaboom" in json.dumps(outputs[2])
         assert hass.states.get("light.kitchen_lights").state == "on"  # untouched
+    finally:
+        assert await hass.config_entries.async_unload(config_entry.entry_id)
+        unregister()
+
+
+class _WhoAmITool(llm.Tool):
+    """Records the LLM context each call runs with."""
+
+    name = "WhoAmI"
+    description = "Says which request this is"
+    parameters = vol.Schema({})
+
+    def __init__(self) -> None:
+        self.contexts: list[Context | None] = []
+
+    async def async_call(
+        self,
+        hass: HomeAssistant,
+        tool_input: llm.ToolInput,
+        llm_context: llm.LLMContext,
+    ) -> Any:
+        self.contexts.append(llm_context.context)
+        return {"request": len(self.contexts)}
+
+
+@pytest.mark.usefixtures("house")
+async def test_every_tool_call_runs_with_its_own_turn(
+    hass: HomeAssistant,
+    emulator: RealtimeEmulator,
+    config_entry: MockConfigEntry,
+    enable_custom_integrations: None,
+) -> None:
+    """Tool calls get the current turn's context; the LLM API is wrapped once.
+
+    HA 2026.11 keeps a conversation's API instance between turns and only updates
+    its context: re-wrapping it every turn nested wrappers and ran every later
+    tool call with the first turn's context (its user, device and language).
+    """
+    from homeassistant.setup import async_setup_component
+
+    from custom_components.openai_realtime.bridge.tools import SafeAPIInstance
+
+    tool = _WhoAmITool()
+
+    class _WhoAmIAPI(llm.API):
+        async def async_get_api_instance(
+            self, llm_context: llm.LLMContext
+        ) -> llm.APIInstance:
+            return llm.APIInstance(
+                api=self, api_prompt="Who.", llm_context=llm_context, tools=[tool]
+            )
+
+    assert await async_setup_component(hass, "conversation", {})
+    unregister = llm.async_register_api(
+        hass, _WhoAmIAPI(hass=hass, id="who_api", name="Who")
+    )
+    hass.config_entries.async_update_entry(
+        config_entry, options={**config_entry.options, CONF_LLM_HASS_API: ["who_api"]}
+    )
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    emulator.brain = ScriptedBrain(
+        [Rule("who", call=[("WhoAmI", {})], then_say="You asked.")]
+    )
+    try:
+        contexts = [Context() for _ in range(4)]
+        conversation_id: str | None = None
+        for context in contexts:
+            result = await conversation.async_converse(
+                hass, "who", conversation_id, context, language="en", agent_id=AGENT
+            )
+            assert _speech(result) == "You asked."
+            conversation_id = result.conversation_id
+        assert [c.id for c in tool.contexts if c] == [c.id for c in contexts]
+        with (
+            get_chat_session(hass, conversation_id) as session,
+            conversation.async_get_chat_log(hass, session) as chat_log,
+        ):
+            api = chat_log.llm_api
+            assert isinstance(api, SafeAPIInstance)
+            assert not any(
+                isinstance(owner, SafeAPIInstance) for owner in api._owners.values()
+            )
+    finally:
+        assert await hass.config_entries.async_unload(config_entry.entry_id)
+        unregister()
+
+
+async def test_admin_only_llm_api_is_not_offered_or_used(
+    hass: HomeAssistant,
+    emulator: RealtimeEmulator,
+    config_entry: MockConfigEntry,
+    enable_custom_integrations: None,
+) -> None:
+    """An admin-only LLM API (HA 2026.11's "Home Assistant") breaks spoken turns,
+    which have no user: the options don't offer it and turns without an admin
+    leave it out instead of failing."""
+    from homeassistant.setup import async_setup_component
+
+    class _AdminAPI(llm.API):
+        async def async_get_api_instance(
+            self, llm_context: llm.LLMContext
+        ) -> llm.APIInstance:
+            return llm.APIInstance(
+                api=self, api_prompt="Admin.", llm_context=llm_context, tools=[]
+            )
+
+    assert await async_setup_component(hass, "conversation", {})
+    admin_api = _AdminAPI(hass=hass, id="admin_api", name="Admin")
+    admin_api.requires_admin = True  # a field since HA 2026.11
+    unregister = llm.async_register_api(hass, admin_api)
+    hass.config_entries.async_update_entry(
+        config_entry,
+        options={**config_entry.options, CONF_LLM_HASS_API: ["assist", "admin_api"]},
+    )
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    try:
+        flow = await hass.config_entries.options.async_init(config_entry.entry_id)
+        offered = next(
+            validator
+            for key, validator in flow["data_schema"].schema.items()
+            if str(key) == CONF_LLM_HASS_API
+        ).config["options"]
+        assert "admin_api" not in [option["value"] for option in offered]
+        assert "assist" in [option["value"] for option in offered]
+        hass.config_entries.options.async_abort(flow["flow_id"])
+
+        result = await _say(hass, "hello")  # a context without a user
+        assert result.response.response_type is intent.IntentResponseType.ACTION_DONE
     finally:
         assert await hass.config_entries.async_unload(config_entry.entry_id)
         unregister()

@@ -254,12 +254,13 @@ async def test_model_without_prices_has_unknown_cost(
     assert cost.state == STATE_UNKNOWN
     assert cost.attributes["unpriced_models"] == [UNPRICED_MODEL]
 
-    # Entering the model's prices (an options change reloads) prices what it used.
-    hass.config_entries.async_update_entry(
-        config_entry,
-        options={**config_entry.options, CONF_PRICES: {UNPRICED_MODEL: PRICES}},
-    )
+    # Entering the model's prices (the options flow reloads) prices what it used.
+    flow = await hass.config_entries.options.async_init(config_entry.entry_id)
+    form = flow["data_schema"]({})
+    form |= {f"price_{name}": price for name, price in PRICES.items()}
+    await hass.config_entries.options.async_configure(flow["flow_id"], form)
     await hass.async_block_till_done()
+    assert config_entry.options[CONF_PRICES] == {UNPRICED_MODEL: PRICES}
     assert config_entry.state is ConfigEntryState.LOADED
     assert float(_value(hass, config_entry, "cost")) == pytest.approx(
         _expected_cost(reported, PRICES), abs=1e-6

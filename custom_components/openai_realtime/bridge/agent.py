@@ -9,17 +9,17 @@ the model answers without calling a tool.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 import json
 import logging
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components import conversation
-from homeassistant.components.conversation import ConversationInput
 from homeassistant.const import MATCH_ALL
 from homeassistant.core import Context
-from homeassistant.helpers import chat_session, intent, llm
+from homeassistant.helpers import intent, llm
 
+from .. import compat
 from ..const import (
     CONF_LLM_HASS_API,
     CONF_MAX_OUTPUT_TOKENS,
@@ -57,13 +57,18 @@ from ..realtime.errors import (
     ServerError,
 )
 from ..realtime.session import FunctionCall, RealtimeSession, ResponseStream
-from .tools import InvalidToolArgumentsError, SafeAPIInstance, ToolSet
+from .tools import (
+    InvalidToolArgumentsError,
+    SafeAPIInstance,
+    ToolSet,
+    short_tool_name,
+)
 from .voice import VoiceTurn, current_turn
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Callable, Mapping
 
-    from homeassistant.components.conversation import ChatLog
+    from homeassistant.components.conversation import ChatLog, ConversationInput
     from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
 
@@ -95,6 +100,12 @@ class TurnRecord:
     usage: dict[str, int] = field(default_factory=dict)
     responses: int = 0
 
+    def add_tool_call(self, name: str, *, success: bool) -> None:
+        """One tool call, named as HA names it and without its domain prefix."""
+        self.tool_calls.append(
+            {"name": name, "short_name": short_tool_name(name), "success": success}
+        )
+
     def add_usage(self, usage: ev.Usage | None) -> None:
         """Sum the usage of every response of the turn."""
         for key, value in (usage.as_dict() if usage else {}).items():
@@ -109,34 +120,42 @@ async def async_provide_llm_data(
 ) -> None:
     """Fill the ChatLog's system prompt and LLM API, on old and new HA alike.
 
-    Newer HA (async_provide_llm_data, MergedAPI) merges several APIs itself; 2025.4
-    takes one, so the others are merged here. Either way the instance is wrapped so
-    that a failing tool yields an error result instead of ending the turn.
+    Admin-only APIs are left out for turns without an admin user (every spoken
+    turn): asking for them would fail the whole turn. HA 2025.5+ merges several
+    APIs itself; on 2025.4 the others are merged here. Either way the instance is
+    wrapped so that a failing tool yields an error result instead of ending the turn.
     """
-    merges_itself = hasattr(llm, "MergedAPI")
+    hass = chat_log.hass
+    api_ids = await _usable_api_ids(hass, api_ids, user_input.context)
     first: str | list[str] | None = (
-        (api_ids if merges_itself else api_ids[0]) if api_ids else None
+        (api_ids if compat.MERGES_APIS else api_ids[0]) if api_ids else None
     )
-    # Looked up by name: each HA version's type stubs know only one of the two.
-    provide = getattr(chat_log, "async_provide_llm_data", None)
-    if provide is not None:
-        as_llm_context = getattr(user_input, "as_llm_context")  # noqa: B009
-        await provide(
-            as_llm_context(DOMAIN), first, prompt, user_input.extra_system_prompt
-        )
-    else:  # HA 2025.4
-        update = getattr(chat_log, "async_update_llm_data")  # noqa: B009
-        await update(DOMAIN, user_input, first, prompt)
+    await compat.async_provide_llm_data(chat_log, user_input, DOMAIN, first, prompt)
     if chat_log.llm_api is None:
         return
     instances = [chat_log.llm_api]
-    if not merges_itself:
+    if not compat.MERGES_APIS:
         context = chat_log.llm_api.llm_context
         instances += [
-            await llm.async_get_api(chat_log.hass, api_id, context)
-            for api_id in api_ids[1:]
+            await llm.async_get_api(hass, api_id, context) for api_id in api_ids[1:]
         ]
-    chat_log.llm_api = SafeAPIInstance(instances)
+    chat_log.llm_api = SafeAPIInstance.wrap(instances)
+
+
+async def _usable_api_ids(
+    hass: HomeAssistant, api_ids: list[str], context: Context
+) -> list[str]:
+    """The configured APIs this turn may use (admin-only ones need an admin)."""
+    admin_only = {
+        api.id for api in llm.async_get_apis(hass) if compat.api_requires_admin(api)
+    }
+    if not admin_only.intersection(api_ids):
+        return api_ids
+    user = await hass.auth.async_get_user(context.user_id) if context.user_id else None
+    if user is not None and user.is_admin:
+        return api_ids
+    _LOGGER.debug("Leaving out admin-only LLM APIs %s: no admin user", admin_only)
+    return [api_id for api_id in api_ids if api_id not in admin_only]
 
 
 def turn_detection(options: Mapping[str, Any]) -> ev.TurnDetection | None:
@@ -323,7 +342,7 @@ class RealtimeAgent:
         options = self.entry.options
         user_input = _conversation_input(conversation_id, language, agent_id)
         with (
-            chat_session.async_get_chat_session(self.hass, conversation_id) as session,
+            compat.get_chat_session(self.hass, conversation_id) as session,
             conversation.async_get_chat_log(self.hass, session) as chat_log,
         ):
             await async_provide_llm_data(
@@ -364,23 +383,18 @@ class RealtimeAgent:
                 agent_id, deltas
             ):
                 if isinstance(content, conversation.ToolResultContent):
-                    result = content.tool_result
+                    result, failed = compat.tool_result_outcome(content)
                     await session.send_function_result(
                         content.tool_call_id, json.dumps(result, default=str)
                     )
-                    record.tool_calls.append(
-                        {
-                            "name": content.tool_name,
-                            "success": not (
-                                isinstance(result, dict) and "error" in result
-                            ),
-                        }
-                    )
+                    record.add_tool_call(content.tool_name, success=not failed)
             for call, message in invalid:
                 await session.send_function_result(
                     call.call_id, json.dumps({"error": message})
                 )
-                record.tool_calls.append({"name": call.name, "success": False})
+                record.add_tool_call(
+                    tools.to_ha.get(call.name, call.name), success=False
+                )
             record.add_usage(stream.usage)
             if not stream.function_calls:
                 return
@@ -395,11 +409,10 @@ class RealtimeAgent:
     ) -> conversation.ConversationResult:
         response = intent.IntentResponse(language=user_input.language)
         # Newer HA keeps the intent response of a tool (for the satellite's card).
-        with_original = getattr(llm, "IntentResponseDict", None)
         for content in reversed(chat_log.content):
             if isinstance(content, conversation.ToolResultContent):
-                if with_original and isinstance(content.tool_result, with_original):
-                    response = content.tool_result.original
+                data, _failed = compat.tool_result_outcome(content)
+                response = compat.intent_response_of(data) or response
                 break
             if isinstance(content, conversation.UserContent):
                 break
@@ -451,19 +464,11 @@ def _conversation_result(
     chat_log: ChatLog,
     continue_conversation: bool | None = None,
 ) -> conversation.ConversationResult:
-    """Build a result; `continue_conversation` only where this HA has it."""
-    kwargs: dict[str, Any] = {}
-    if any(
-        f.name == "continue_conversation"
-        for f in fields(conversation.ConversationResult)
-    ):
-        kwargs["continue_conversation"] = (
-            chat_log.continue_conversation
-            if continue_conversation is None
-            else continue_conversation
-        )
-    return conversation.ConversationResult(
-        response=response, conversation_id=chat_log.conversation_id, **kwargs
+    """Build a result; by default the conversation continues if the model asked."""
+    if continue_conversation is None:
+        continue_conversation = chat_log.continue_conversation
+    return compat.conversation_result(
+        response, chat_log.conversation_id, continue_conversation
     )
 
 
@@ -518,15 +523,13 @@ def _linked_turn(conv: ConversationSession, text: str) -> VoiceTurn | None:
 def _conversation_input(
     conversation_id: str, language: str, agent_id: str
 ) -> ConversationInput:
-    """A ConversationInput for computing LLM data (fields differ by HA version)."""
-    kwargs: dict[str, Any] = {
-        "text": "",
-        "context": Context(),
-        "conversation_id": conversation_id,
-        "device_id": None,
-        "language": language,
-        "agent_id": agent_id,
-    }
-    if any(f.name == "satellite_id" for f in fields(ConversationInput)):
-        kwargs["satellite_id"] = None
-    return ConversationInput(**kwargs)
+    """A ConversationInput for computing LLM data before the agent is called."""
+    return compat.conversation_input(
+        text="",
+        context=Context(),
+        conversation_id=conversation_id,
+        device_id=None,
+        satellite_id=None,
+        language=language,
+        agent_id=agent_id,
+    )

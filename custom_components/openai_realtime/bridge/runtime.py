@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.components import conversation
 from homeassistant.core import callback
 from homeassistant.helpers import chat_session
 from homeassistant.util.ulid import ulid_now
 
+from .. import compat
 from ..const import (
     CONF_EAGER_RESPONSE,
     CONF_IDLE_TIMEOUT,
@@ -21,11 +21,12 @@ from ..const import (
 from ..realtime import events as ev
 from ..realtime.audio import AudioFormatError
 from ..realtime.errors import RealtimeError
+from ..realtime.read_aloud import READ_ALOUD_INSTRUCTIONS, read_aloud_input
 from . import voice
 from .agent import RealtimeAgent
 from .endpoints import build_endpoint
 from .pool import SessionPool
-from .speech import READ_ALOUD, read_aloud_input, wav_stream
+from .speech import wav_stream
 from .usage import UsageAccountant, model_prices
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class RealtimeRuntime:
         self.hass = hass
         self.entry = entry
         self.http = http
+        self.options_at_setup = dict(entry.options)
         self.model = str(entry.options.get(CONF_MODEL, DEFAULT_MODEL))
         self.eager = bool(
             entry.options.get(CONF_EAGER_RESPONSE, DEFAULT_EAGER_RESPONSE)
@@ -74,7 +76,7 @@ class RealtimeRuntime:
     async def async_start(self) -> None:
         """Load the usage totals, then listen for other agents' answers."""
         await self.usage.async_load()
-        self._unsubscribe = _subscribe_chat_logs(self.hass, self._on_chat_log)
+        self._unsubscribe = compat.subscribe_chat_logs(self.hass, self._on_chat_log)
 
     @callback
     def _on_chat_log(
@@ -168,14 +170,16 @@ class RealtimeRuntime:
         """Speak `text` with a response outside any conversation (no context grows)."""
         conv = self.pool.get(f"{TTS_CONVERSATION}-{voice_name}")
         config = ev.SessionConfig(
-            instructions=READ_ALOUD, voice=voice_name, output_modalities=("audio",)
+            instructions=READ_ALOUD_INSTRUCTIONS,
+            voice=voice_name,
+            output_modalities=("audio",),
         )
         async with conv.lock:
             try:
                 session = await conv.ensure(config)
                 stream = await session.create_response(
                     modalities=("audio",),
-                    instructions=READ_ALOUD,
+                    instructions=READ_ALOUD_INSTRUCTIONS,
                     out_of_band_input=read_aloud_input(text),
                 )
                 async for event in stream:
@@ -199,14 +203,3 @@ class RealtimeRuntime:
             self._unsubscribe()
         await self.pool.async_close()
         await self.usage.async_close()  # after the pool: its last responses count
-
-
-def _subscribe_chat_logs(
-    hass: HomeAssistant, handler: Callable[[str, Any, dict[str, Any]], None]
-) -> Callable[[], None]:
-    """Subscribe to chat log events where this HA has them (2025.7+)."""
-    subscribe = getattr(conversation, "async_subscribe_chat_logs", None)
-    if subscribe is None:
-        return lambda: None
-    unsubscribe: Callable[[], None] = subscribe(hass, handler)
-    return unsubscribe

@@ -5,17 +5,10 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
-from ..realtime import events as ev
 from ..realtime.audio import SESSION_RATE
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator
-
-# Instructions for reading arbitrary text aloud (announcements, other agents' text).
-READ_ALOUD = (
-    "Read the user's text aloud verbatim, in the user's language, with natural "
-    "intonation. Do not add, drop, translate or answer anything."
-)
 
 LANGUAGES = [
     "af", "ar", "bg", "bs", "ca", "cs", "cy", "da", "de", "el", "en", "es", "et",
@@ -59,8 +52,3 @@ async def wav_stream(chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes]:
     yield wav_header()
     async for chunk in chunks:
         yield chunk
-
-
-def read_aloud_input(text: str) -> list[dict[str, object]]:
-    """The out-of-band input of a read-aloud response."""
-    return [ev.user_text_item(text)]

@@ -15,8 +15,8 @@ from typing import Any
 
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import llm
-from voluptuous_openapi import convert
 
+from ..compat import schema_to_openapi
 from ..realtime.events import FunctionTool
 
 # The Realtime API accepts function names of 1-64 letters, digits, '_' and '-'.
@@ -40,8 +40,8 @@ def _wire_name(name: str, taken: set[str]) -> str:
 
 
 def _parameters(tool: llm.Tool, serializer: Any) -> dict[str, Any]:
-    """JSON schema of a tool's voluptuous parameters, as an object schema."""
-    schema: dict[str, Any] = convert(tool.parameters, custom_serializer=serializer)
+    """JSON schema of a tool's parameters, as an object schema."""
+    schema = schema_to_openapi(tool.parameters, serializer)
     if schema.get("type") != "object":
         schema = {"type": "object", "properties": {}}
     schema.setdefault("properties", {})
@@ -88,13 +88,33 @@ class ToolSet:
         )
 
 
+def short_tool_name(name: str) -> str:
+    """An HA tool's name without its integration prefix.
+
+    HA 2026.9 names tools `domain__Name` (`intent__HassTurnOn`); older HA names
+    them `HassTurnOn`. Automations and logs get the same short name on both.
+    """
+    return name.rpartition("__")[2] or name
+
+
 class SafeAPIInstance(llm.APIInstance):
     """An API instance (possibly several merged) whose tool calls never raise.
 
     HA's chat log turns only HomeAssistantError and vol.Invalid into error results;
     anything else would end the turn. Here every failure becomes a
     HomeAssistantError naming the problem, which the chat log hands to the model.
+
+    HA 2026.11 keeps a conversation's instance between turns and only updates its
+    `llm_context`: `wrap` does not wrap a wrapper again, and every call runs with
+    the context of the current turn.
     """
+
+    @classmethod
+    def wrap(cls, instances: list[llm.APIInstance]) -> SafeAPIInstance:
+        """The safe instance over `instances` (the same one if already wrapped)."""
+        if len(instances) == 1 and isinstance(instances[0], SafeAPIInstance):
+            return instances[0]
+        return cls(instances)
 
     def __init__(self, instances: list[llm.APIInstance]) -> None:
         """Merge instances: the first one's API and context, everyone's tools."""
@@ -119,6 +139,7 @@ class SafeAPIInstance(llm.APIInstance):
         owner = self._owners.get(tool_input.tool_name)
         if owner is None:
             raise HomeAssistantError(f"Tool {tool_input.tool_name} not found")
+        owner.llm_context = self.llm_context  # this turn's user, device, language
         try:
             return await owner.async_call_tool(tool_input)
         except HomeAssistantError:
