@@ -68,7 +68,9 @@ import pytest  # noqa: E402
 from pytest_homeassistant_custom_component.common import MockConfigEntry  # noqa: E402
 
 import custom_components.openai_realtime  # noqa: E402, F401
-from custom_components.openai_realtime.bridge import runtime as runtime_module  # noqa: E402
+from custom_components.openai_realtime.bridge import (  # noqa: E402
+    voice_pipeline as runtime_module,
+)
 from custom_components.openai_realtime.config_flow import DEFAULT_OPTIONS  # noqa: E402
 from custom_components.openai_realtime.const import CONF_EAGER_RESPONSE  # noqa: E402
 from realtime_emulator import EmulatorOptions, RealtimeEmulator, speech  # noqa: E402

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 from dataclasses import dataclass, field
-import importlib.util
 import io
 from pathlib import Path
 import sys
@@ -22,30 +21,13 @@ import wave
 
 import aiohttp
 
+# The protocol library imports without Home Assistant (tools/satellite puts the
+# repository on the path): the satellite needs only
+# numpy and aiohttp.
+from custom_components.openai_realtime.realtime import audio as pcm
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-    from types import ModuleType
-
-    from custom_components.openai_realtime.realtime import audio as pcm
-else:
-
-    def _load_audio_module() -> ModuleType:
-        """The integration's numpy audio module, loaded by its path.
-
-        Importing it as a package member would import the integration, and so all
-        of Home Assistant: the satellite needs only numpy and aiohttp.
-        """
-        path = Path(__file__).resolve().parent.parent / (
-            "custom_components/openai_realtime/realtime/audio.py"
-        )
-        spec = importlib.util.spec_from_file_location("openai_realtime_audio", path)
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-
-    pcm = _load_audio_module()
 
 PIPELINE_RATE = 16000  # what HA's pipeline takes
 CHUNK_MS = 20  # satellites send about this much per message

@@ -32,7 +32,7 @@ from homeassistant.helpers.selector import (
 import voluptuous as vol
 
 from . import compat
-from .bridge.endpoints import async_check_endpoint
+from .bridge.endpoint_config import async_check_endpoint
 from .const import (
     CONF_API_KEY,
     CONF_AZURE_API_VERSION,
@@ -56,20 +56,8 @@ from .const import (
     CONF_VAD_THRESHOLD,
     CONF_VOICE,
     DEFAULT_AZURE_API_VERSION,
-    DEFAULT_EAGER_RESPONSE,
-    DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_OUTPUT_TOKENS,
     DEFAULT_MODEL,
     DEFAULT_PRICES,
-    DEFAULT_PROMPT,
-    DEFAULT_TEMPERATURE,
-    DEFAULT_TRANSCRIPTION_MODEL,
-    DEFAULT_TURN_DETECTION,
-    DEFAULT_VAD_EAGERNESS,
-    DEFAULT_VAD_PREFIX_PADDING_MS,
-    DEFAULT_VAD_SILENCE_MS,
-    DEFAULT_VAD_THRESHOLD,
-    DEFAULT_VOICE,
     DOMAIN,
     ENDPOINT_AZURE,
     ENDPOINT_CUSTOM,
@@ -84,6 +72,7 @@ from .const import (
     dialect_for_model,
     voices_for_dialect,
 )
+from .options import EntryOptions
 from .realtime.errors import AuthenticationError, RealtimeError
 
 if TYPE_CHECKING:
@@ -190,23 +179,8 @@ def _match_keys(data: Mapping[str, Any]) -> dict[str, Any]:
     return {key: data.get(key) for key in keys}
 
 
-DEFAULT_OPTIONS: dict[str, Any] = {
-    CONF_MODEL: DEFAULT_MODEL,
-    CONF_VOICE: DEFAULT_VOICE,
-    CONF_PROMPT: DEFAULT_PROMPT,
-    CONF_LLM_HASS_API: [llm.LLM_API_ASSIST],
-    CONF_TEMPERATURE: DEFAULT_TEMPERATURE,
-    CONF_MAX_OUTPUT_TOKENS: DEFAULT_MAX_OUTPUT_TOKENS,
-    CONF_TURN_DETECTION: DEFAULT_TURN_DETECTION,
-    CONF_VAD_THRESHOLD: DEFAULT_VAD_THRESHOLD,
-    CONF_VAD_PREFIX_PADDING_MS: DEFAULT_VAD_PREFIX_PADDING_MS,
-    CONF_VAD_SILENCE_MS: DEFAULT_VAD_SILENCE_MS,
-    CONF_VAD_EAGERNESS: DEFAULT_VAD_EAGERNESS,
-    CONF_TRANSCRIPTION_MODEL: DEFAULT_TRANSCRIPTION_MODEL,
-    CONF_IDLE_TIMEOUT: DEFAULT_IDLE_TIMEOUT,
-    CONF_EAGER_RESPONSE: DEFAULT_EAGER_RESPONSE,
-    CONF_PRICES: {},
-}
+# What a new entry starts with: the defaults of EntryOptions, in stored form.
+DEFAULT_OPTIONS: dict[str, Any] = EntryOptions().as_mapping()
 
 
 class OpenAIRealtimeConfigFlow(ConfigFlow, domain=DOMAIN):

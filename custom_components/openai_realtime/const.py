@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Final
 
 DOMAIN: Final = "openai_realtime"
-LOGGER = logging.getLogger(__package__)
 
 # --- config entry data (connection) -------------------------------------------------
 CONF_API_KEY: Final = "api_key"
@@ -15,12 +13,10 @@ CONF_BASE_URL: Final = "base_url"
 CONF_AZURE_RESOURCE: Final = "azure_resource"
 CONF_AZURE_DEPLOYMENT: Final = "azure_deployment"
 CONF_AZURE_API_VERSION: Final = "azure_api_version"
-CONF_DIALECT: Final = "dialect"
 
 ENDPOINT_OPENAI: Final = "openai"
 ENDPOINT_AZURE: Final = "azure"
 ENDPOINT_CUSTOM: Final = "custom"
-ENDPOINT_KINDS: Final = [ENDPOINT_OPENAI, ENDPOINT_AZURE, ENDPOINT_CUSTOM]
 
 DIALECT_GA: Final = "ga"
 DIALECT_BETA: Final = "beta"
@@ -87,22 +83,10 @@ TRANSCRIPTION_MODELS: Final = [
 ]
 
 DEFAULT_MODEL: Final = MODEL_GPT_REALTIME
-DEFAULT_VOICE: Final = "marin"
 DEFAULT_PROMPT: Final = (
     "You are a voice assistant for Home Assistant. Answer in plain, short sentences "
     "that sound natural when spoken. Today is {{ now().strftime('%A, %B %d, %Y') }}."
 )
-DEFAULT_TEMPERATURE: Final = 0.8
-DEFAULT_MAX_OUTPUT_TOKENS: Final = 1024
-# HA's pipeline ends the turn unless the user lets the server end it sooner.
-DEFAULT_TURN_DETECTION: Final = TURN_DETECTION_OFF
-DEFAULT_VAD_THRESHOLD: Final = 0.5
-DEFAULT_VAD_PREFIX_PADDING_MS: Final = 300
-DEFAULT_VAD_SILENCE_MS: Final = 500
-DEFAULT_VAD_EAGERNESS: Final = "auto"
-DEFAULT_TRANSCRIPTION_MODEL: Final = "gpt-4o-mini-transcribe"
-DEFAULT_IDLE_TIMEOUT: Final = 300  # seconds a conversation's session stays warm
-DEFAULT_EAGER_RESPONSE: Final = True
 
 # USD per 1M tokens: text in, cached text in, text out, audio in, cached audio in,
 # audio out. Editable in the options; a model without prices has "unknown" cost.
@@ -134,6 +118,15 @@ DEFAULT_PRICES: Final[dict[str, dict[str, float]]] = {
 CONNECT_TIMEOUT: Final = 10.0
 
 EVENT_TURN: Final = "openai_realtime_turn"
+
+# Languages the realtime models understand and speak (STT and TTS entities).
+LANGUAGES: Final = [
+    "af", "ar", "bg", "bs", "ca", "cs", "cy", "da", "de", "el", "en", "es", "et",
+    "fa", "fi", "fr", "gl", "he", "hi", "hr", "hu", "hy", "id", "is", "it", "ja",
+    "kk", "kn", "ko", "lt", "lv", "mi", "mk", "mr", "ms", "ne", "nl", "no", "pl",
+    "pt", "ro", "ru", "sk", "sl", "sr", "sv", "sw", "ta", "th", "tl", "tr", "uk",
+    "ur", "vi", "zh",
+]  # fmt: skip
 
 
 def dialect_for_model(model: str) -> str:

@@ -12,23 +12,22 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from homeassistant.components.diagnostics import REDACTED, async_redact_data
 
-from .bridge.endpoints import build_endpoint
+from .bridge.endpoint_config import build_endpoint
 from .const import (
     CONF_API_KEY,
     CONF_AZURE_RESOURCE,
     CONF_BASE_URL,
     CONF_ENDPOINT_KIND,
-    CONF_MODEL,
-    DEFAULT_MODEL,
 )
+from .options import EntryOptions
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from homeassistant.core import HomeAssistant
 
-    from .bridge.pool import ConversationSession
-    from .bridge.runtime import RealtimeRuntime
+    from .bridge.conversations import Conversation
+    from .bridge.runtime import EntryRuntime
     from .entry import OpenAIRealtimeConfigEntry
 
 TO_REDACT = {CONF_API_KEY, "authorization", "Authorization", "api-key", "password"}
@@ -39,8 +38,8 @@ async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: OpenAIRealtimeConfigEntry
 ) -> dict[str, Any]:
     """What a bug report needs about this entry, and no secret."""
-    model = str(entry.options.get(CONF_MODEL, DEFAULT_MODEL))
-    runtime: RealtimeRuntime | None = getattr(entry, "runtime_data", None)
+    model = EntryOptions.from_mapping(entry.options).model
+    runtime: EntryRuntime | None = getattr(entry, "runtime_data", None)
     diagnostics = {
         "entry": {
             "title": entry.title,
@@ -72,10 +71,10 @@ def _endpoint(data: Mapping[str, Any], model: str) -> dict[str, Any]:
     return info
 
 
-def _runtime(runtime: RealtimeRuntime) -> dict[str, Any]:
+def _runtime(runtime: EntryRuntime) -> dict[str, Any]:
     pool = runtime.pool
     return {
-        "eager_response": runtime.eager,
+        "eager_response": runtime.options.eager_response,
         "open_sessions": len(pool.open_sessions),
         "conversations": {
             conversation_id: _conversation(conv)
@@ -85,14 +84,14 @@ def _runtime(runtime: RealtimeRuntime) -> dict[str, Any]:
     }
 
 
-def _conversation(conv: ConversationSession) -> dict[str, Any]:
+def _conversation(conv: Conversation) -> dict[str, Any]:
     session = conv.session
     history = session.history if session is not None else conv.history
     return {
         "session_open": session is not None and not session.closed,
         "websockets_opened": conv.opened,
         "history_items": len(history),
-        "voice_turn_pending": conv.voice_turn is not None,
+        "voice_turn": conv.voice_turn.state if conv.voice_turn is not None else None,
     }
 
 

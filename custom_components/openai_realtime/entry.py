@@ -10,10 +10,11 @@ from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from . import compat
-from .bridge.endpoints import async_check_endpoint
-from .bridge.runtime import RealtimeRuntime
+from .bridge.endpoint_config import async_check_endpoint
+from .bridge.runtime import EntryRuntime
 from .bridge.usage import async_remove_usage
-from .const import CONF_MODEL, DEFAULT_MODEL, DOMAIN
+from .const import DOMAIN
+from .options import EntryOptions
 from .realtime.errors import AuthenticationError, RealtimeError
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ PLATFORMS: list[Platform] = [
     Platform.TTS,
 ]
 
-type OpenAIRealtimeConfigEntry = ConfigEntry[RealtimeRuntime]
+type OpenAIRealtimeConfigEntry = ConfigEntry[EntryRuntime]
 
 
 async def async_setup_entry(
@@ -34,7 +35,7 @@ async def async_setup_entry(
 ) -> bool:
     """Check the endpoint, then set up the platforms that share the runtime."""
     http = async_get_clientsession(hass)
-    model = str(entry.options.get(CONF_MODEL, DEFAULT_MODEL))
+    model = EntryOptions.from_mapping(entry.options).model
     try:
         await async_check_endpoint(http, entry.data, model)
     except AuthenticationError as err:
@@ -48,7 +49,7 @@ async def async_setup_entry(
             translation_placeholders={"error": str(err)},
         ) from err
 
-    runtime = RealtimeRuntime(hass, entry, http)
+    runtime = EntryRuntime(hass, entry, http)
     await runtime.async_start()
     entry.runtime_data = runtime
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)

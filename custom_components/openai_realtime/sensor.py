@@ -11,9 +11,8 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.helpers.device_registry import DeviceInfo
 
-from .const import DOMAIN
+from .entity import OpenAIRealtimeEntity
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -86,21 +85,18 @@ async def async_setup_entry(
     async_add_entities(UsageSensor(entry, description) for description in SENSORS)
 
 
-class UsageSensor(SensorEntity):
+class UsageSensor(OpenAIRealtimeEntity, SensorEntity):
     """One usage total; written whenever a response is counted (no polling)."""
 
     entity_description: UsageSensorDescription
-    _attr_has_entity_name = True
-    _attr_should_poll = False
 
     def __init__(
         self, entry: OpenAIRealtimeConfigEntry, description: UsageSensorDescription
     ) -> None:
         """Bind to the entry's usage accountant."""
+        super().__init__(entry, description.key)
         self.entity_description = description
         self._usage = entry.runtime_data.usage
-        self._attr_unique_id = f"{entry.entry_id}-{description.key}"
-        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, entry.entry_id)})
 
     async def async_added_to_hass(self) -> None:
         """Follow the accountant."""

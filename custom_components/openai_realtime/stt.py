@@ -5,16 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components import stt
-from homeassistant.helpers.device_registry import DeviceInfo
 
 from . import compat
-from .bridge.speech import LANGUAGES
-from .const import (
-    CONF_TURN_DETECTION,
-    DEFAULT_TURN_DETECTION,
-    DOMAIN,
-    TURN_DETECTION_OFF,
-)
+from .const import LANGUAGES
+from .entity import OpenAIRealtimeEntity
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable
@@ -34,17 +28,14 @@ async def async_setup_entry(
     async_add_entities([OpenAIRealtimeSTTEntity(entry)])
 
 
-class OpenAIRealtimeSTTEntity(stt.SpeechToTextEntity):
+class OpenAIRealtimeSTTEntity(OpenAIRealtimeEntity, stt.SpeechToTextEntity):
     """Streams audio as it arrives; the transcript comes from the same session."""
 
-    _attr_has_entity_name = True
     _attr_name = "Speech-to-text"
 
     def __init__(self, entry: OpenAIRealtimeConfigEntry) -> None:
         """Bind to the entry's runtime."""
-        self.entry = entry
-        self._attr_unique_id = f"{entry.entry_id}-stt"
-        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, entry.entry_id)})
+        super().__init__(entry, "stt")
 
     @property
     def audio_processing(self) -> Any:
@@ -52,11 +43,9 @@ class OpenAIRealtimeSTTEntity(stt.SpeechToTextEntity):
 
         Read by HA 2026.5+ only (None before).
         """
-        turn_detection = self.entry.options.get(
-            CONF_TURN_DETECTION, DEFAULT_TURN_DETECTION
-        )
         return compat.audio_processing(
-            server_ends_turns=turn_detection != TURN_DETECTION_OFF, raw_audio=False
+            server_ends_turns=self.entry.runtime_data.options.server_ends_turns,
+            raw_audio=False,
         )
 
     @property
@@ -98,7 +87,7 @@ class OpenAIRealtimeSTTEntity(stt.SpeechToTextEntity):
         self, metadata: stt.SpeechMetadata, stream: AsyncIterable[bytes]
     ) -> stt.SpeechResult:
         """Stream the audio into the conversation's session; return the transcript."""
-        text = await self.entry.runtime_data.async_transcribe(
+        text = await self.entry.runtime_data.voice.async_transcribe(
             metadata.language, int(metadata.sample_rate), int(metadata.channel), stream
         )
         if text is None:

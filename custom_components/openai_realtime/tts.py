@@ -6,18 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.components import tts
 from homeassistant.components.tts.entity import TTSAudioRequest, TTSAudioResponse
-from homeassistant.helpers.device_registry import DeviceInfo
 
-from .bridge.speech import LANGUAGES
-from .const import (
-    CONF_MODEL,
-    CONF_VOICE,
-    DEFAULT_MODEL,
-    DEFAULT_VOICE,
-    DOMAIN,
-    dialect_for_model,
-    voices_for_dialect,
-)
+from .const import LANGUAGES, voices_for_dialect
+from .entity import OpenAIRealtimeEntity
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -35,19 +26,17 @@ async def async_setup_entry(
     async_add_entities([OpenAIRealtimeTTSEntity(entry)])
 
 
-class OpenAIRealtimeTTSEntity(tts.TextToSpeechEntity):
-    """Speaks a linked voice turn's audio, or reads any text aloud."""
+class OpenAIRealtimeTTSEntity(OpenAIRealtimeEntity, tts.TextToSpeechEntity):
+    """Speaks a voice turn's answer audio, or reads any text aloud."""
 
-    _attr_has_entity_name = True
     _attr_name = "Text-to-speech"
     _attr_default_language = "en"
 
     def __init__(self, entry: OpenAIRealtimeConfigEntry) -> None:
         """Bind to the entry's runtime."""
-        self.entry = entry
-        self._attr_unique_id = f"{entry.entry_id}-tts"
-        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, entry.entry_id)})
-        self._default_voice = str(entry.options.get(CONF_VOICE, DEFAULT_VOICE))
+        super().__init__(entry, "tts")
+        options = entry.runtime_data.options
+        self._default_voice = options.voice
         # WAV is what we produce: callers that name no format (HA's websocket API
         # cannot) get it as is, instead of HA's default MP3 through ffmpeg.
         self._attr_default_options = {
@@ -55,8 +44,7 @@ class OpenAIRealtimeTTSEntity(tts.TextToSpeechEntity):
             tts.ATTR_PREFERRED_FORMAT: "wav",
         }
         self._attr_supported_options = [tts.ATTR_VOICE, tts.ATTR_PREFERRED_FORMAT]
-        model = str(entry.options.get(CONF_MODEL, DEFAULT_MODEL))
-        self._voices = voices_for_dialect(dialect_for_model(model))
+        self._voices = voices_for_dialect(options.dialect)
 
     @property
     def supported_languages(self) -> list[str]:
@@ -77,5 +65,7 @@ class OpenAIRealtimeTTSEntity(tts.TextToSpeechEntity):
         """The model's audio of this pipeline run, or the text read aloud."""
         options: dict[str, Any] = request.options
         voice = str(options.get(tts.ATTR_VOICE) or self._default_voice)
-        data = await self.entry.runtime_data.async_speak(request.message_gen, voice)
+        data = await self.entry.runtime_data.voice.async_speak(
+            request.message_gen, voice
+        )
         return TTSAudioResponse("wav", data)

@@ -25,7 +25,7 @@ from pytest_homeassistant_custom_component.common import (
 import voluptuous as vol
 
 import custom_components.openai_realtime  # noqa: F401
-from custom_components.openai_realtime.bridge.pool import MAX_WARM_SESSIONS
+from custom_components.openai_realtime.bridge.conversations import MAX_WARM_SESSIONS
 from custom_components.openai_realtime.compat import get_chat_session
 from custom_components.openai_realtime.const import (
     CONF_IDLE_TIMEOUT,
@@ -533,6 +533,6 @@ async def test_key_never_reaches_the_log(
 )
 def test_transcription_language_hint(language: str, hint: str | None) -> None:
     """HA language tags become the ISO-639-1 hint the API takes (or none)."""
-    from custom_components.openai_realtime.bridge.agent import transcription_language
+    from custom_components.openai_realtime.options import transcription_language
 
     assert transcription_language(language) == hint

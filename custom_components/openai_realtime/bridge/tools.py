@@ -32,7 +32,8 @@ class InvalidToolArgumentsError(ValueError):
 def _wire_name(name: str, taken: set[str]) -> str:
     """A unique name the API accepts for an HA tool name."""
     candidate = name if _NAME_OK.match(name) else _NAME_BAD_CHARS.sub("_", name)[:64]
-    base, n = candidate or "tool", 2
+    candidate = base = candidate or "tool"
+    n = 2
     while candidate in taken:
         suffix = f"_{n}"
         candidate, n = base[: 64 - len(suffix)] + suffix, n + 1

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.storage import Store
 
-from ..const import CONF_PRICES, DEFAULT_PRICES, DOMAIN, PRICE_FIELDS
+from ..const import DEFAULT_PRICES, DOMAIN, PRICE_FIELDS
 from ..realtime import events as ev
 
 if TYPE_CHECKING:
@@ -139,9 +139,9 @@ def usage_cost(totals: UsageTotals, prices: Mapping[str, float]) -> float:
     return usd / TOKENS_PER_PRICE_UNIT
 
 
-def model_prices(options: Mapping[str, Any]) -> dict[str, dict[str, float]]:
-    """Every model with a complete price list; the options' override the defaults."""
-    merged: dict[str, Any] = {**DEFAULT_PRICES, **(options.get(CONF_PRICES) or {})}
+def model_prices(entered: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """Every model with a complete price list; entered prices override defaults."""
+    merged: dict[str, Any] = {**DEFAULT_PRICES, **entered}
     return {
         model: {name: float(prices[name]) for name in PRICE_FIELDS}
         for model, prices in merged.items()

@@ -3,6 +3,8 @@
 The context lives in the server-side session, so follow-up turns reuse it. A
 session that dropped or expired is reopened and the recent turns are replayed as
 text items. Idle sessions close after the configured timeout; unload closes all.
+A conversation also owns its voice turn: it starts it, and ends it when a new one
+starts or the conversation closes.
 """
 
 from __future__ import annotations
@@ -10,22 +12,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
 
 from ..realtime.backoff import retry_connect
 from ..realtime.session import HistoryEntry, RealtimeSession
+from .voice_turn import VoiceTurn
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Coroutine, Sequence
 
     import aiohttp
 
     from ..realtime.endpoint import Endpoint
     from ..realtime.events import ServerEvent, SessionConfig
-    from .voice import VoiceTurn
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -45,10 +47,10 @@ def _replayable(history: list[HistoryEntry]) -> list[HistoryEntry]:
     return []
 
 
-class ConversationSession:
-    """The realtime session behind one conversation id."""
+class Conversation:
+    """The realtime session behind one HA conversation id, and its voice turn."""
 
-    def __init__(self, pool: SessionPool, conversation_id: str) -> None:
+    def __init__(self, pool: ConversationPool, conversation_id: str) -> None:
         """Create an idle holder; `ensure()` opens the session."""
         self.pool = pool
         self.conversation_id = conversation_id
@@ -57,7 +59,7 @@ class ConversationSession:
         self.config: SessionConfig | None = None
         self.history: list[HistoryEntry] = []
         self.opened = 0  # how many websockets this conversation has used
-        self.voice_turn: VoiceTurn | None = None  # heard by our STT, not yet answered
+        self.voice_turn: VoiceTurn | None = None  # the latest spoken turn
         self.last_used = time.monotonic()
         self._cancel_idle: Callable[[], None] | None = None
 
@@ -85,20 +87,35 @@ class ConversationSession:
             self.config = config
         return session
 
+    async def start_voice_turn(self, config: SessionConfig) -> VoiceTurn:
+        """A new spoken turn on this conversation; a previous one is over now."""
+        await self.end_voice_turn("a new turn started")
+        warm = self.session is not None and not self.session.closed
+        session = await self.ensure(config)
+        self.voice_turn = VoiceTurn(self.conversation_id, session, reused=warm)
+        return self.voice_turn
+
+    async def end_voice_turn(self, why: str) -> None:
+        """Abandon the voice turn if it is still waiting, and let it finish closing."""
+        if (turn := self.voice_turn) is not None:
+            turn.abandon(why)
+            await turn.close()
+
     def drop(self) -> None:
         """Forget a broken session (keeping its history) so the next turn reopens."""
         if self.session is not None:
             self.history = self.session.history
-            self.pool.hass.async_create_task(self.pool.close_session(self.session))
+            self.pool.close_in_background(self.session)
             self.session = None
 
     @property
     def idle(self) -> bool:
         """Open, and neither running a turn nor waiting for a voice turn's agent."""
+        turn = self.voice_turn
         return (
             self.session is not None
             and not self.lock.locked()
-            and (self.voice_turn is None or not self.voice_turn.pending)
+            and (turn is None or turn.over)
         )
 
     @callback
@@ -130,15 +147,17 @@ class ConversationSession:
         self.pool.discard(self.conversation_id)
 
     async def close(self) -> None:
-        """Close the session and stop the timer."""
+        """End the voice turn, close the session and stop the timer."""
         self._stop_idle_timer()
+        if (turn := self.voice_turn) is not None:
+            await turn.close()
         if self.session is not None:
             session, self.session = self.session, None
             await self.pool.close_session(session)
 
 
-class SessionPool:
-    """The conversation sessions of one config entry."""
+class ConversationPool:
+    """The conversations of one config entry and every websocket they opened."""
 
     def __init__(
         self,
@@ -154,15 +173,15 @@ class SessionPool:
         self.endpoint = endpoint
         self.idle_timeout = idle_timeout
         self.listeners = listeners
-        self.conversations: dict[str, ConversationSession] = {}
+        self.conversations: dict[str, Conversation] = {}
         self.open_sessions: set[RealtimeSession] = set()
         self._unlisten: dict[RealtimeSession, list[Callable[[], None]]] = {}
         self._closing: set[asyncio.Task[None]] = set()
 
-    def get(self, conversation_id: str) -> ConversationSession:
+    def get(self, conversation_id: str) -> Conversation:
         """The holder for a conversation (created on first use)."""
         if (conv := self.conversations.get(conversation_id)) is None:
-            conv = self.conversations[conversation_id] = ConversationSession(
+            conv = self.conversations[conversation_id] = Conversation(
                 self, conversation_id
             )
         return conv
@@ -189,6 +208,10 @@ class SessionPool:
         self.forget(session)
         await session.close()
 
+    def close_in_background(self, session: RealtimeSession) -> None:
+        """Close a session without waiting (unload still waits for it)."""
+        self._background(self.close_session(session))
+
     @callback
     def evict_least_recently_used(self) -> None:
         """Suspend the oldest idle sessions while more than MAX_WARM_SESSIONS are open.
@@ -205,15 +228,18 @@ class SessionPool:
     def discard(self, conversation_id: str) -> None:
         """Close and forget a conversation's session (idle timeout)."""
         if (conv := self.conversations.pop(conversation_id, None)) is not None:
-            task = self.hass.async_create_task(conv.close())
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+            self._background(conv.close())
+
+    def _background(self, closing: Coroutine[Any, Any, None]) -> None:
+        task = self.hass.async_create_task(closing)
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def async_close(self) -> None:
-        """Close every session and timer (unload, shutdown)."""
+        """Close every session, turn and timer (unload, shutdown)."""
         conversations, self.conversations = list(self.conversations.values()), {}
         await asyncio.gather(*(conv.close() for conv in conversations))
         sessions = list(self.open_sessions)
         await asyncio.gather(*(self.close_session(session) for session in sessions))
-        if self._closing:
+        while self._closing:
             await asyncio.gather(*self._closing)

@@ -1,4 +1,4 @@
-"""Speech in and out for the STT and TTS entities (HA-free where it can be)."""
+"""The TTS stage's audio: the session's PCM as the stream HA's TTS serves."""
 
 from __future__ import annotations
 
@@ -9,14 +9,6 @@ from ..realtime.audio import SESSION_RATE
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator
-
-LANGUAGES = [
-    "af", "ar", "bg", "bs", "ca", "cs", "cy", "da", "de", "el", "en", "es", "et",
-    "fa", "fi", "fr", "gl", "he", "hi", "hr", "hu", "hy", "id", "is", "it", "ja",
-    "kk", "kn", "ko", "lt", "lv", "mi", "mk", "mr", "ms", "ne", "nl", "no", "pl",
-    "pt", "ro", "ru", "sk", "sl", "sr", "sv", "sw", "ta", "th", "tl", "tr", "uk",
-    "ur", "vi", "zh",
-]  # fmt: skip
 
 
 def wav_header(

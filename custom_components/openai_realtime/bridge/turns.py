@@ -1,0 +1,235 @@
+"""The conversation agent's turns: typed or spoken, on the conversation's session.
+
+A typed turn adds the user's text to the conversation's realtime session and asks
+for a text response. A spoken turn was started by our STT stage on the same
+session: the agent claims it and answers from the response already under way,
+its audio flowing into the turn for our TTS stage. Either way the answer streams
+into HA's ChatLog and tool calls run through HA (see rounds.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.components import conversation
+from homeassistant.core import Context
+from homeassistant.helpers import intent
+
+from .. import compat
+from ..const import EVENT_TURN
+from ..realtime.errors import AuthenticationError, ConnectionLostError, RealtimeError
+from .llm_data import async_prepare_llm_data
+from .rounds import TurnError, TurnRecord, async_run_rounds, error_for
+from .voice_turn import TurnFailure, VoiceTurn, current_voice_turn
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from homeassistant.components.conversation import ChatLog, ConversationInput
+    from homeassistant.config_entries import ConfigEntry
+    from homeassistant.core import HomeAssistant
+
+    from ..options import EntryOptions
+    from ..realtime import events as ev
+    from .conversations import Conversation, ConversationPool
+    from .llm_data import TurnLLMData
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class TurnRunner:
+    """Runs the conversation agent's turns for one config entry."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        options: EntryOptions,
+        pool: ConversationPool,
+        agent_entity_id: Callable[[], str | None],
+    ) -> None:
+        """Keep the entry, its options and its conversations."""
+        self.hass = hass
+        self.entry = entry
+        self.options = options
+        self.pool = pool
+        self._agent_entity_id = agent_entity_id
+
+    async def async_handle(
+        self, user_input: ConversationInput, chat_log: ChatLog, agent_id: str
+    ) -> conversation.ConversationResult:
+        """Answer one turn; failures become an error response, never an exception."""
+        record = TurnRecord()
+        try:
+            data = await self._llm_data(chat_log, user_input)
+        except conversation.ConverseError as err:
+            return err.as_conversation_result()
+        config = self._session_config(data, user_input.language)
+        conv = self.pool.get(chat_log.conversation_id)
+        turn = current_voice_turn.get()
+        if turn is not None and not turn.answers(conv.conversation_id, user_input.text):
+            turn = None
+        try:
+            async with conv.lock:
+                try:
+                    if turn is None:
+                        session = await conv.ensure(config)
+                        await session.add_user_text(user_input.text)
+                        stream = await session.create_response(modalities=("text",))
+                        await async_run_rounds(
+                            session, stream, chat_log, agent_id, data.tools, record
+                        )
+                    else:
+                        await self._answer_spoken(
+                            turn, chat_log, agent_id, data, record
+                        )
+                        # Follow-ups get this turn's full context (device, area).
+                        await conv.ensure(config)
+                except (RealtimeError, TimeoutError) as err:
+                    self._on_failure(conv, err)
+                    raise error_for(err) from err
+                finally:
+                    conv.touch()
+        except TurnError as err:
+            if turn is not None:
+                turn.fail(TurnFailure(err.speech))
+            return self._error_result(user_input, chat_log, err, record)
+        if turn is not None:
+            turn.done()
+        result = self._result(user_input, chat_log)
+        self._fire_event(user_input, chat_log, record, result.response.speech)
+        return result
+
+    async def _answer_spoken(
+        self,
+        turn: VoiceTurn,
+        chat_log: ChatLog,
+        agent_id: str,
+        data: TurnLLMData,
+        record: TurnRecord,
+    ) -> None:
+        """Answer from the response the STT stage already started (or start it)."""
+        stream = turn.claim() or await turn.session.create_response(
+            modalities=("audio",)
+        )
+        turn.answering(stream)
+        await async_run_rounds(
+            turn.session,
+            stream,
+            chat_log,
+            agent_id,
+            data.tools,
+            record,
+            modalities=("audio",),
+            on_audio=turn.audio.append,
+            on_response=turn.answering,
+        )
+
+    async def async_voice_config(
+        self, conversation_id: str, language: str
+    ) -> ev.SessionConfig:
+        """The session config a voice turn needs before the agent is called.
+
+        Computed through the conversation's ChatLog exactly as the agent will, so
+        tools and instructions are ready for the eager response. The satellite's
+        device is not known yet; the agent refreshes the config with it after the
+        turn.
+        """
+        user_input = compat.conversation_input(
+            text="",
+            context=Context(),
+            conversation_id=conversation_id,
+            device_id=None,
+            satellite_id=None,
+            language=language,
+            agent_id=self._agent_entity_id() or "",
+        )
+        with (
+            compat.get_chat_session(self.hass, conversation_id) as session,
+            conversation.async_get_chat_log(self.hass, session) as chat_log,
+        ):
+            data = await self._llm_data(chat_log, user_input)
+        return self._session_config(data, language)
+
+    async def _llm_data(
+        self, chat_log: ChatLog, user_input: ConversationInput
+    ) -> TurnLLMData:
+        return await async_prepare_llm_data(
+            chat_log,
+            user_input,
+            list(self.options.llm_hass_api),
+            self.options.prompt or None,
+        )
+
+    def _session_config(
+        self, data: TurnLLMData, language: str | None
+    ) -> ev.SessionConfig:
+        return self.options.session_config(
+            data.instructions, data.tools.tools, language
+        )
+
+    def _on_failure(self, conv: Conversation, err: Exception) -> None:
+        _LOGGER.warning("Realtime turn failed: %s", err)
+        if isinstance(err, AuthenticationError):
+            self.entry.async_start_reauth(self.hass)
+        if isinstance(err, ConnectionLostError | TimeoutError):
+            conv.drop()
+
+    def _result(
+        self, user_input: ConversationInput, chat_log: ChatLog
+    ) -> conversation.ConversationResult:
+        response = intent.IntentResponse(language=user_input.language)
+        # Newer HA keeps the intent response of a tool (for the satellite's card).
+        for content in reversed(chat_log.content):
+            if isinstance(content, conversation.ToolResultContent):
+                data, _failed = compat.tool_result_outcome(content)
+                response = compat.intent_response_of(data) or response
+                break
+            if isinstance(content, conversation.UserContent):
+                break
+        last = chat_log.content[-1]
+        speech = last.content if isinstance(last, conversation.AssistantContent) else ""
+        response.async_set_speech(speech or "")
+        return compat.conversation_result(
+            response, chat_log.conversation_id, chat_log.continue_conversation
+        )
+
+    def _error_result(
+        self,
+        user_input: ConversationInput,
+        chat_log: ChatLog,
+        err: TurnError,
+        record: TurnRecord,
+    ) -> conversation.ConversationResult:
+        response = intent.IntentResponse(language=user_input.language)
+        response.async_set_error(err.code, err.speech)
+        self._fire_event(
+            user_input, chat_log, record, response.speech, error=err.speech
+        )
+        return compat.conversation_result(
+            response, chat_log.conversation_id, continue_conversation=False
+        )
+
+    def _fire_event(
+        self,
+        user_input: ConversationInput,
+        chat_log: ChatLog,
+        record: TurnRecord,
+        speech: dict[str, dict[str, Any]],
+        error: str | None = None,
+    ) -> None:
+        self.hass.bus.async_fire(
+            EVENT_TURN,
+            {
+                "entry_id": self.entry.entry_id,
+                "conversation_id": chat_log.conversation_id,
+                "device_id": user_input.device_id,
+                "text": speech.get("plain", {}).get("speech", ""),
+                "tool_calls": record.tool_calls,
+                "usage": record.usage,
+                "responses": record.responses,
+                "error": error,
+            },
+            context=user_input.context,
+        )

@@ -1,0 +1,250 @@
+"""The voice path of an entry: the STT stage into a conversation's session, TTS out.
+
+STT: open (or reuse) the conversation's session, start a voice turn, stream the
+satellite's audio, commit at end of speech, ask for the answer at once (eager
+response) and return the transcript. The agent then answers that turn. TTS: speak
+the turn's answer in the model's own voice, or read any other text aloud.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.core import callback
+from homeassistant.helpers import chat_session
+from homeassistant.util.ulid import ulid_now
+
+from .. import compat
+from ..realtime import events as ev
+from ..realtime.audio import AudioFormatError
+from ..realtime.errors import RealtimeError, ServerError, TranscriptionFailedError
+from ..realtime.read_aloud import READ_ALOUD_INSTRUCTIONS, read_aloud_input
+from .audio_in import SentAudio, async_stream_audio
+from .audio_out import wav_stream
+from .voice_turn import TurnState, VoiceTurn, current_voice_turn
+
+if TYPE_CHECKING:
+    from collections.abc import (
+        AsyncGenerator,
+        AsyncIterable,
+        AsyncIterator,
+        Awaitable,
+        Callable,
+    )
+
+    from homeassistant.core import HomeAssistant
+
+    from ..options import EntryOptions
+    from .conversations import Conversation, ConversationPool
+
+_LOGGER = logging.getLogger(__name__)
+
+TRANSCRIPT_TIMEOUT = 15.0
+READ_ALOUD_CONVERSATION = "tts"  # pool key prefix of the sessions that read aloud
+
+type PrepareVoice = Callable[[str, str], Awaitable[ev.SessionConfig]]
+
+
+class SpeechError(Exception):
+    """The spoken turn produced no usable transcript."""
+
+
+class NoSpeechError(SpeechError):
+    """Nobody spoke: silence, or a transcript with no words."""
+
+
+class VoicePipeline:
+    """Our STT and TTS entities' side of HA's Assist pipeline."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        options: EntryOptions,
+        pool: ConversationPool,
+        prepare: PrepareVoice,
+        agent_entity_id: Callable[[], str | None],
+    ) -> None:
+        """`prepare(conversation_id, language)` configures a new conversation."""
+        self.hass = hass
+        self.options = options
+        self.pool = pool
+        self._prepare = prepare
+        self._agent_entity_id = agent_entity_id
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def start(self) -> None:
+        """Listen for other agents' answers (HA 2025.7+)."""
+        self._unsubscribe = compat.subscribe_chat_logs(self.hass, self._on_chat_log)
+
+    def close(self) -> None:
+        """Stop listening."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    # --- speech to text -------------------------------------------------------------
+
+    async def async_transcribe(
+        self, language: str, rate: int, channels: int, stream: AsyncIterable[bytes]
+    ) -> str | None:
+        """Stream the audio into the conversation's session; return the transcript.
+
+        Returns "" when nobody spoke and None when it failed.
+        """
+        turn: VoiceTurn | None = None
+        conv: Conversation | None = None
+        try:
+            conv, turn = await self._start_turn(language)
+            sent = await async_stream_audio(
+                turn.session,
+                stream,
+                rate,
+                channels,
+                server_turns=self.options.server_ends_turns,
+            )
+            return await self._finish_speech(turn, sent)
+        except NoSpeechError as err:
+            _LOGGER.debug("Nothing was said: %s", err)
+            return ""
+        except SpeechError as err:
+            _LOGGER.info("No transcript for this voice turn: %s", err)
+        except AudioFormatError as err:
+            _LOGGER.warning("Unsupported audio from the pipeline: %s", err)
+        except (RealtimeError, TimeoutError) as err:
+            _LOGGER.warning("Realtime session failed during speech: %s", err)
+            if conv is not None:
+                conv.drop()
+        if turn is not None:
+            turn.abandon("speech failed")
+        return None
+
+    async def _start_turn(self, language: str) -> tuple[Conversation, VoiceTurn]:
+        """Open (or reuse) the conversation's session and start a voice turn on it.
+
+        The pipeline runs inside a chat session whose id is the conversation id
+        the agent will see: the turn lives on that conversation.
+        """
+        current = chat_session.current_session.get()
+        conversation_id = current.conversation_id if current else f"stt-{ulid_now()}"
+        conv = self.pool.get(conversation_id)
+        async with conv.lock:
+            config = conv.config or await self._prepare(conversation_id, language)
+            turn = await conv.start_voice_turn(config)
+        current_voice_turn.set(turn)  # seen by the agent and TTS of this run
+        return conv, turn
+
+    async def _finish_speech(self, turn: VoiceTurn, sent: SentAudio) -> str:
+        """Commit the user's audio, ask for the answer (eager), return the transcript.
+
+        Raises SpeechError, after ending the turn, when there is no speech or it
+        cannot be transcribed. Silence is never sent for a response: a false wake
+        costs nothing.
+        """
+        session = turn.session
+        if not sent.has_speech:
+            await session.clear_audio()
+            turn.abandon("no speech")
+            raise NoSpeechError(f"No speech in {sent.ms} ms of audio")
+        if sent.server_item_id is not None:  # the server's turn detection committed
+            commit: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            commit.set_result(sent.server_item_id)
+        else:
+            commit = await session.start_commit()
+        try:
+            response = None
+            if self.options.eager_response:
+                # Right behind the commit: the model starts on this speech now.
+                response = await session.create_response(modalities=("audio",))
+            turn.committed(response, sent.ms)
+            item_id = await commit
+            transcript = await session.wait_transcript(
+                item_id, timeout=TRANSCRIPT_TIMEOUT
+            )
+        except (TranscriptionFailedError, ServerError, TimeoutError) as err:
+            turn.abandon(f"no transcript: {err}")
+            raise SpeechError(str(err)) from err
+        finally:
+            _settle(commit)
+        if not transcript.strip():
+            turn.abandon("empty transcript")
+            raise NoSpeechError("The transcript is empty")
+        turn.heard(item_id, transcript)
+        return transcript
+
+    # --- text to speech -------------------------------------------------------------
+
+    async def async_speak(
+        self, message: AsyncIterable[str], voice: str
+    ) -> AsyncGenerator[bytes]:
+        """TTS: this run's answer audio, or the message read aloud, as WAV."""
+        turn = current_voice_turn.get()
+        if turn is not None and turn.state in (
+            TurnState.ANSWERING,
+            TurnState.DONE,
+            TurnState.FAILED,
+        ):
+            return wav_stream(turn.audio.iterate())
+        if turn is not None and turn.awaiting_agent:
+            # HA answered this turn itself (local intents): stop the model's answer.
+            turn.abandon("answered without the agent")
+        text = "".join([chunk async for chunk in message])
+        return wav_stream(self._read_aloud(text, voice))
+
+    async def _read_aloud(self, text: str, voice: str) -> AsyncIterator[bytes]:
+        """Speak `text` with a response outside any conversation (no context grows)."""
+        conv = self.pool.get(f"{READ_ALOUD_CONVERSATION}-{voice}")
+        config = ev.SessionConfig(
+            instructions=READ_ALOUD_INSTRUCTIONS,
+            voice=voice,
+            output_modalities=("audio",),
+        )
+        async with conv.lock:
+            try:
+                session = await conv.ensure(config)
+                stream = await session.create_response(
+                    modalities=("audio",),
+                    instructions=READ_ALOUD_INSTRUCTIONS,
+                    out_of_band_input=read_aloud_input(text),
+                )
+                async for event in stream:
+                    if isinstance(event, ev.AudioDelta):
+                        yield event.audio
+            except (RealtimeError, TimeoutError):
+                conv.drop()
+                raise
+            finally:
+                conv.touch()
+
+    # --- other agents ---------------------------------------------------------------
+
+    @callback
+    def _on_chat_log(
+        self, conversation_id: str, event_type: Any, data: dict[str, Any]
+    ) -> None:
+        """Another agent answered a conversation: cancel our eager response now.
+
+        This is how "prefer handling commands locally" and sentence triggers show
+        themselves; on HA without chat log events, the TTS stage or the claim
+        window does it.
+        """
+        content = data.get("content") or {}
+        conv = self.pool.conversations.get(conversation_id)
+        turn = conv.voice_turn if conv is not None else None
+        if (
+            turn is None
+            or not turn.awaiting_agent
+            or content.get("role") != "assistant"
+            or content.get("agent_id") in (None, self._agent_entity_id())
+        ):
+            return
+        turn.abandon("another agent answered")
+
+
+def _settle(future: asyncio.Future[str]) -> None:
+    """Cancel a commit nobody will await, or mark its failure as seen."""
+    if not future.done():
+        future.cancel()
+    elif not future.cancelled():
+        future.exception()

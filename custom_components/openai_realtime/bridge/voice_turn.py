@@ -1,0 +1,264 @@
+"""One spoken turn, as one state machine: its states, and the only code that moves it.
+
+A voice turn is one run of HA's Assist pipeline on a conversation. Our STT entity
+starts it, our agent answers it, our TTS entity speaks it:
+
+    LISTENING ─commit─▶ COMMITTED ─transcript─▶ HEARD ─agent claims─▶ ANSWERING ─▶ DONE
+        │                   │                     │                       │
+        └───────────────────┴──────────┬──────────┘                       │
+                                       ▼                                  ▼
+       ABANDONED: no speech, HA answered it, nobody claimed it        FAILED
+
+Every failure ends in FAILED, from any state that is not over, with the words the
+user hears. The conversation that owns the turn starts it and closes it; the STT,
+agent and TTS stages call its transitions and read its state, nothing else changes
+it. The model's audio of the answer goes into `audio`, which the TTS stage streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextvars import ContextVar
+from dataclasses import dataclass
+from enum import StrEnum
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from ..realtime.errors import RealtimeError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from ..realtime.session import RealtimeSession, ResponseStream
+
+_LOGGER = logging.getLogger(__name__)
+
+# The turn of the pipeline run this code runs in. HA runs STT, the agent and TTS of
+# one run in one task (TTS in tasks it starts there), so the turn our STT entity
+# started is what the agent and the TTS entity of the same run see.
+current_voice_turn: ContextVar[VoiceTurn | None] = ContextVar(
+    "openai_realtime_voice_turn", default=None
+)
+
+# The pipeline calls the agent right after STT returns; if no agent has claimed the
+# turn by then, HA answered it some other way and the response is cancelled.
+CLAIM_WINDOW = 5.0
+
+
+class TurnState(StrEnum):
+    """Where a voice turn is."""
+
+    LISTENING = "listening"  # the user's audio streams into the session
+    COMMITTED = "committed"  # audio committed (answer may be under way), no transcript
+    HEARD = "heard"  # transcript known, waiting for our agent
+    ANSWERING = "answering"  # our agent streams the answer into `audio`
+    DONE = "done"  # the answer is complete
+    ABANDONED = "abandoned"  # nothing to answer, or answered without us
+    FAILED = "failed"  # broke; `failure` says what the user hears
+
+
+_NEXT: dict[TurnState, frozenset[TurnState]] = {
+    TurnState.LISTENING: frozenset({TurnState.COMMITTED}),
+    TurnState.COMMITTED: frozenset({TurnState.HEARD}),
+    TurnState.HEARD: frozenset({TurnState.ANSWERING}),
+    TurnState.ANSWERING: frozenset({TurnState.DONE}),
+}
+_OVER = frozenset({TurnState.DONE, TurnState.ABANDONED, TurnState.FAILED})
+_ABANDONABLE = frozenset({TurnState.LISTENING, TurnState.COMMITTED, TurnState.HEARD})
+
+
+class TurnStateError(RuntimeError):
+    """A transition the state machine does not allow (a bug, never user input)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnFailure:
+    """What went wrong, in the words the user hears.
+
+    `reachable`: the model's session still works, so it can say `speech` in the
+    configured voice. When it can't, the TTS stream ends with an error and the
+    satellite plays its own error sound instead of a silent "success".
+    """
+
+    speech: str
+    reachable: bool = True
+
+
+class AudioBuffer:
+    """The model's audio of one answer: written as it arrives, read by TTS."""
+
+    def __init__(self) -> None:
+        """Start empty and open."""
+        self.chunks: list[bytes] = []
+        self.finished = False
+        self._changed = asyncio.Event()
+
+    @property
+    def size(self) -> int:
+        """Bytes received so far."""
+        return sum(len(chunk) for chunk in self.chunks)
+
+    def append(self, chunk: bytes) -> None:
+        """Add audio (session-rate PCM16)."""
+        if chunk and not self.finished:
+            self.chunks.append(chunk)
+            self._changed.set()
+
+    def finish(self) -> None:
+        """No more audio will come."""
+        self.finished = True
+        self._changed.set()
+
+    async def iterate(self) -> AsyncIterator[bytes]:
+        """Every chunk from the start, waiting for more until finished."""
+        index = 0
+        while True:
+            while index < len(self.chunks):
+                yield self.chunks[index]
+                index += 1
+            if self.finished:
+                return
+            self._changed.clear()
+            await self._changed.wait()
+
+
+class VoiceTurn:
+    """One spoken turn on a conversation's realtime session."""
+
+    def __init__(
+        self, conversation_id: str, session: RealtimeSession, *, reused: bool
+    ) -> None:
+        """A turn that listens on `session` (`reused`: it was already warm)."""
+        self.conversation_id = conversation_id
+        self.session = session
+        self.reused = reused
+        self.state = TurnState.LISTENING
+        self.item_id: str | None = None
+        self.transcript: str | None = None
+        self.response: ResponseStream | None = None  # the eager answer, if asked
+        self.failure: TurnFailure | None = None
+        self.audio = AudioBuffer()
+        self.started_at = time.monotonic()
+        self.speech_ended_at: float | None = None
+        self.audio_ms = 0
+        self._claim_timer: asyncio.TimerHandle | None = None
+        self._cancelling: asyncio.Task[None] | None = None
+
+    # --- questions ------------------------------------------------------------------
+
+    @property
+    def over(self) -> bool:
+        """Whether the turn reached an end state."""
+        return self.state in _OVER
+
+    @property
+    def awaiting_agent(self) -> bool:
+        """Heard (or being heard) and not yet claimed: our agent may still come."""
+        return self.state in _ABANDONABLE
+
+    def answers(self, conversation_id: str, text: str) -> bool:
+        """Whether an agent call for this conversation and text is this turn's.
+
+        The text guards against another call made inside the same pipeline run (an
+        automation's conversation.process started by a sentence trigger).
+        """
+        return (
+            self.state is TurnState.HEARD
+            and self.conversation_id == conversation_id
+            and self.transcript is not None
+            and _norm(self.transcript) == _norm(text)
+        )
+
+    # --- transitions ----------------------------------------------------------------
+
+    def _move(self, to: TurnState) -> None:
+        if to not in _NEXT.get(self.state, frozenset()):
+            raise TurnStateError(f"Voice turn cannot go from {self.state} to {to}")
+        _LOGGER.debug("Voice turn %s -> %s", self.state, to)
+        self.state = to
+
+    def committed(self, response: ResponseStream | None, audio_ms: int) -> None:
+        """The user's audio is committed; `response` is the eager answer, if asked."""
+        self._move(TurnState.COMMITTED)
+        self.speech_ended_at = time.monotonic()
+        self.response = response
+        self.audio_ms = audio_ms
+
+    def heard(self, item_id: str, transcript: str) -> None:
+        """The transcript arrived: wait (a bounded time) for our agent to claim it."""
+        self._move(TurnState.HEARD)
+        self.item_id, self.transcript = item_id, transcript
+        loop = asyncio.get_running_loop()
+        self._claim_timer = loop.call_later(CLAIM_WINDOW, self._unclaimed)
+
+    def claim(self) -> ResponseStream | None:
+        """Our agent takes the turn over; returns the eager answer, if any."""
+        self._move(TurnState.ANSWERING)
+        self._stop_timer()
+        return self.response
+
+    def answering(self, response: ResponseStream) -> None:
+        """The agent streams this response (after tool calls, a new one each round)."""
+        if self.state is not TurnState.ANSWERING:
+            raise TurnStateError(f"Not answering: {self.state}")
+        self.response = response
+
+    def done(self) -> None:
+        """The answer is complete."""
+        self._move(TurnState.DONE)
+        self.audio.finish()
+
+    def fail(self, failure: TurnFailure) -> None:
+        """The turn broke: the user hears `failure.speech` after any audio so far."""
+        if self.over:
+            return
+        _LOGGER.debug("Voice turn failed while %s: %s", self.state, failure.speech)
+        self.state = TurnState.FAILED
+        self.failure = failure
+        self._end()
+
+    def abandon(self, why: str) -> None:
+        """Nothing to answer, or HA answered without us: stop paying for the answer."""
+        if self.state not in _ABANDONABLE:
+            return
+        _LOGGER.debug("Voice turn abandoned while %s: %s", self.state, why)
+        self.state = TurnState.ABANDONED
+        self._end()
+
+    def _end(self) -> None:
+        self._stop_timer()
+        self.audio.finish()
+        response = self.response
+        if response is not None and not response.finished and not self.session.closed:
+            self._cancelling = asyncio.get_running_loop().create_task(
+                self._cancel(response), name="openai_realtime cancel voice answer"
+            )
+
+    async def _cancel(self, response: ResponseStream) -> None:
+        try:
+            await self.session.cancel_response(response)
+        except RealtimeError as err:
+            _LOGGER.debug("Cancelling the voice turn's response failed: %s", err)
+
+    def _unclaimed(self) -> None:
+        self._claim_timer = None
+        self.abandon("no agent claimed it")
+
+    def _stop_timer(self) -> None:
+        if self._claim_timer is not None:
+            self._claim_timer.cancel()
+            self._claim_timer = None
+
+    async def close(self) -> None:
+        """End the turn (the conversation closes) and wait for its cancel, if any."""
+        if not self.over:
+            self.fail(TurnFailure("The conversation was closed.", reachable=False))
+        if self._cancelling is not None:
+            await self._cancelling
+
+
+def _norm(text: str) -> str:
+    return " ".join(
+        "".join(c for c in text.lower() if c.isalnum() or c.isspace()).split()
+    )
