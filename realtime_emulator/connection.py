@@ -98,7 +98,7 @@ class EmulatorConnection:
         self.host = host
         self.dialect = dialect
         self.model = model
-        self.transport = Transport(ws, request, host.options)
+        self.transport = Transport(ws, request, lambda: self.host.options)
         self.id = new_id("sess_")
         expires = math.ceil(time.time() + host.options.session_max_duration)
         self.config = default_session(dialect, model, self.id, expires)
@@ -110,7 +110,7 @@ class EmulatorConnection:
             self.transport.send,
             self.transport.spawn,
             self.conversation,
-            host.options,
+            lambda: self.host.options,
             lambda: self.host.brain,
             lambda: self.view,
             self.conversation_id,

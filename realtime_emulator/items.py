@@ -61,7 +61,7 @@ def check_item(item: Any, path: str, dialect: Dialect, reference: bool = False) 
         raise invalid_value(f"{path}.type", kind, supported)
     checks.obj(item, path, _KEYS[kind])
     if "id" in item:
-        checks.string(item["id"], f"{path}.id", 64)
+        checks.string(item["id"], f"{path}.id")
     if kind == "function_call":
         checks.string(checks.required(item, "name", path), f"{path}.name")
         checks.string(checks.required(item, "arguments", path), f"{path}.arguments")

@@ -97,15 +97,15 @@ class OutputStreamer:
         dialect: Dialect,
         send: Send,
         conversation: Conversation,
-        options: EmulatorOptions,
+        options: Callable[[], EmulatorOptions],
         view: Callable[[], SessionView],
         on_output: Callable[[Response], Awaitable[None]],
     ) -> None:
-        """Wire the streamer to the connection's pieces (`options` read live)."""
+        """Wire the streamer to the connection's pieces (`options()`: the knobs now)."""
         self.dialect = dialect
         self.send = send
         self.conversation = conversation
-        self.options = options
+        self._options = options
         self.view = view
         self.on_output = on_output
         self.names = _NAMES[dialect]
@@ -218,7 +218,7 @@ class OutputStreamer:
         self, response: Response, ids: Json, text: str
     ) -> tuple[str, float, str]:
         """Audio deltas interleaved with transcript deltas: (said, seconds, digest)."""
-        options = self.options
+        options = self._options()
         audio = speech.encode(text)
         chunk = pcm.bytes_for_ms(options.audio_chunk_ms)
         parts = words(text)

@@ -43,7 +43,7 @@ class Responder:
         send: Send,
         spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]],
         conversation: Conversation,
-        options: EmulatorOptions,
+        options: Callable[[], EmulatorOptions],
         brain: Callable[[], Brain],
         view: Callable[[], SessionView],
         conversation_id: str,
@@ -53,7 +53,7 @@ class Responder:
         self.send = send
         self.spawn = spawn
         self.conversation = conversation
-        self.options = options
+        self._options = options
         self.brain = brain
         self.view = view
         self.conversation_id = conversation_id
@@ -64,6 +64,11 @@ class Responder:
         self.streamer = OutputStreamer(
             dialect, send, conversation, options, view, self._first_output
         )
+
+    @property
+    def options(self) -> EmulatorOptions:
+        """The knobs as they are now."""
+        return self._options()
 
     @property
     def active(self) -> Response | None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .ids import new_id
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine
+    from collections.abc import Callable, Coroutine
 
     from aiohttp import web
 
@@ -30,12 +30,15 @@ class Transport:
     """Sends and records the events of one websocket; owns its background tasks."""
 
     def __init__(
-        self, ws: web.WebSocketResponse, request: web.Request, options: EmulatorOptions
+        self,
+        ws: web.WebSocketResponse,
+        request: web.Request,
+        options: Callable[[], EmulatorOptions],
     ) -> None:
-        """Wrap an accepted websocket; `options` is read live (tests change it)."""
+        """Wrap an accepted websocket; `options()` gives the current knobs."""
         self.ws = ws
         self.request = request
-        self.options = options
+        self._options = options
         self.sent: list[Json] = []
         self.received: list[Json] = []
         # (time.perf_counter(), "in" | "out", event type): when things happened, for
@@ -44,6 +47,11 @@ class Transport:
         self.closed = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._malformed_sent = False
+
+    @property
+    def options(self) -> EmulatorOptions:
+        """The knobs as they are now (tests change or replace them)."""
+        return self._options()
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run `coro` as a task of this connection (cancelled when it closes)."""

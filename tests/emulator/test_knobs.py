@@ -6,7 +6,7 @@ from typing import Any
 
 import aiohttp
 
-from realtime_emulator import RealtimeEmulator, speech
+from realtime_emulator import EmulatorOptions, RealtimeEmulator, speech
 
 from .client import Client, connect
 
@@ -238,3 +238,17 @@ async def test_rate_limits_position(
     assert (await order(beta=False))[1] == "rate_limits.updated"
     emu.options.rate_limits = "off"
     assert "rate_limits.updated" not in await order(beta=False)
+
+
+async def test_knobs_read_live_even_when_replaced(
+    http: aiohttp.ClientSession, emu: RealtimeEmulator
+) -> None:
+    """An open connection sees knobs changed, or a new options object, at once."""
+    client = await connect(http, emu)
+    emu.options = EmulatorOptions(api_keys=emu.options.api_keys, rate_limits="off")
+    emu.options.mid_response_error = "server_error"
+    await client.say_text("hello", output_modalities=["text"])
+    await client.send(type="input_audio_buffer.clear")  # read what follows done
+    await client.next("input_audio_buffer.cleared")
+    assert "error" in client.types()
+    assert "rate_limits.updated" not in client.types()
