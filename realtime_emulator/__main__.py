@@ -8,7 +8,8 @@ import contextlib
 import logging
 import signal
 
-from .server import EmulatorOptions, RealtimeEmulator
+from .options import EmulatorOptions
+from .server import RealtimeEmulator
 
 
 async def _serve(args: argparse.Namespace) -> None:

@@ -1,44 +1,37 @@
 """A local Realtime API server: aiohttp websocket, GA and beta dialects.
 
 `RealtimeEmulator` serves `/v1/realtime` (OpenAI), `/openai/v1/realtime` and
-`/openai/realtime` (Azure GA and preview), `/v1/models` and `/health`. Each
-websocket is an `EmulatedSession` (see session.py); knobs in `EmulatorOptions`
-shape delays, pacing and failures for tests, benchmarks and the demo.
+`/openai/realtime` (Azure GA and preview), `/v1/models` and `/health`. It checks
+the key, picks the dialect and model from the handshake, and hands each websocket
+to an `EmulatorConnection` (connection.py), passing itself only as the
+`EmulatorHost` the connection reads its knobs and brain from. Knobs live in
+`EmulatorOptions` (options.py).
+
+Keys: with no key list (`api_keys=None`, the develop default) any key is accepted,
+an empty one too, as the compatible-server form promises; with a key list a missing
+or wrong key gets HTTP 401 `invalid_api_key`, the real server's answer.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 import json
 import logging
-from typing import Literal
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from .brain import Brain, HouseBrain
-from .protocol import MODELS, Dialect
-from .session import EmulatedSession
+from .connection import EmulatorConnection
+from .house_brain import HouseBrain
+from .options import EmulatorOptions
+from .session_config import MODELS, Dialect
+
+if TYPE_CHECKING:
+    from .turns import Brain
+
+__all__ = ["EmulatorOptions", "RealtimeEmulator"]
 
 _LOGGER = logging.getLogger(__name__)
-
-
-@dataclass
-class EmulatorOptions:
-    """Knobs; tests may change them at any time."""
-
-    api_keys: set[str] | None = None  # None: any non-empty key is accepted
-    model_delay: float = 0.0  # seconds before a response's first output
-    audio_pacing: Literal["fast", "realtime"] = "fast"
-    audio_chunk_ms: int = 100
-    transcription_delay: float = 0.0
-    session_max_duration: float = 3600.0
-    drop_after_events: int | None = None  # abort the TCP connection after N events
-    malformed_after_events: int | None = None  # one non-JSON frame after N events
-    handshake_status: int | None = None  # e.g. 429 or 500 at the upgrade
-    beta_disabled: bool = False  # answer beta like OpenAI since 2026-05-12
-    vad_threshold_dbfs: float = -60.0  # threshold 0 → this; 1 → 0 dBFS
-    received_limit: int = 100_000  # recorded client events per session
 
 
 def _error_body(
@@ -58,7 +51,8 @@ class RealtimeEmulator:
         """Configure; `start()` binds the port."""
         self.options = options or EmulatorOptions()
         self.brain: Brain = brain or HouseBrain()
-        self.sessions: list[EmulatedSession] = []
+        # One connection per websocket ever accepted, in order (closed ones stay).
+        self.sessions: list[EmulatorConnection] = []
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self.host = "127.0.0.1"
@@ -107,8 +101,8 @@ class RealtimeEmulator:
 
     async def wait_for_session(
         self, n: int = 1, timeout: float = 5.0
-    ) -> EmulatedSession:
-        """Wait until at least `n` sessions exist; return the n-th."""
+    ) -> EmulatorConnection:
+        """Wait until at least `n` connections exist; return the n-th."""
         async with asyncio.timeout(timeout), self._new_session:
             await self._new_session.wait_for(lambda: len(self.sessions) >= n)
         return self.sessions[n - 1]
@@ -128,7 +122,7 @@ class RealtimeEmulator:
     def _authorised(self, request: web.Request) -> web.Response | None:
         key = self._key(request)
         keys = self.options.api_keys
-        if not key or (keys is not None and key not in keys):
+        if keys is not None and key not in keys:
             shown = f"{key[:3]}***{key[-4:]}" if len(key) > 8 else "***"
             return web.Response(
                 status=401,
@@ -191,7 +185,7 @@ class RealtimeEmulator:
             protocols=("realtime",), max_msg_size=0, heartbeat=None, autoping=True
         )
         await ws.prepare(request)
-        session = EmulatedSession(self, ws, request, dialect, model)
+        session = EmulatorConnection(self, ws, request, dialect, model)
         self.sessions.append(session)
         async with self._new_session:
             self._new_session.notify_all()

@@ -3,25 +3,15 @@
 The `openai` package's pydantic models (GA `openai.types.realtime`, beta
 `openai.types.beta.realtime`) are a definition none of us wrote. A full scenario per
 dialect runs our library against the emulator; then every server event the emulator
-sent and every client event our library sent must validate, with no unknown fields.
+sent and every client event our library sent must validate, with no unknown fields
+(sdk.py has the check and its one documented exception).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
-from openai.types import beta as _beta_types  # noqa: F401  (imports the beta package)
-from openai.types.beta.realtime import (
-    RealtimeClientEvent as BetaClientEvent,
-    RealtimeServerEvent as BetaServerEvent,
-)
-from openai.types.realtime import (
-    RealtimeClientEvent as GAClientEvent,
-    RealtimeServerEvent as GAServerEvent,
-)
-from pydantic import BaseModel, TypeAdapter
 import pytest
 
 import custom_components.openai_realtime  # noqa: F401
@@ -32,42 +22,15 @@ from custom_components.openai_realtime.realtime.session import (
     FunctionCall,
     RealtimeSession,
 )
-from realtime_emulator import RealtimeEmulator, speech
+from realtime_emulator import HouseBrain, RealtimeEmulator, speech
 from realtime_emulator.brain import Rule, ScriptedBrain
 
-ADAPTERS: dict[str, tuple[TypeAdapter[Any], TypeAdapter[Any]]] = {
-    "ga": (TypeAdapter(GAServerEvent), TypeAdapter(GAClientEvent)),
-    "beta": (TypeAdapter(BetaServerEvent), TypeAdapter(BetaClientEvent)),
-}
-
-
-def unknown_fields(value: Any, path: str = "") -> list[str]:
-    """Paths of fields the SDK model does not define (pydantic keeps them as extra)."""
-    found: list[str] = []
-    if isinstance(value, BaseModel):
-        found += [f"{path}.{key}" for key in (value.model_extra or {})]
-        for name in type(value).model_fields:
-            found += unknown_fields(getattr(value, name), f"{path}.{name}")
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            found += unknown_fields(item, f"{path}[{index}]")
-    return found
-
-
-def check(adapter: TypeAdapter[Any], event: dict[str, Any]) -> list[str]:
-    """Problems with one event: validation errors or unknown fields."""
-    try:
-        model = adapter.validate_python(event)
-    except ValueError as err:
-        return [f"{event.get('type')}: {str(err)[:400]}"]
-    return [f"{event.get('type')}: unknown field {p}" for p in unknown_fields(model)]
+from .sdk import ADAPTERS, check
 
 
 @pytest.fixture
 async def emu() -> AsyncIterator[RealtimeEmulator]:
     """An emulator with a scripted tool call plus the house brain."""
-    from realtime_emulator.brain import HouseBrain
-
     emulator = RealtimeEmulator(
         brain=ScriptedBrain(
             [

@@ -1,4 +1,4 @@
-"""The emulator's deterministic speech and its model brains."""
+"""The emulator's deterministic speech, and the scripted brain."""
 
 from __future__ import annotations
 
@@ -8,17 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-import custom_components.openai_realtime  # noqa: F401
 from custom_components.openai_realtime.realtime import audio
 from realtime_emulator import speech
-from realtime_emulator.brain import (
-    CallTool,
-    HouseBrain,
-    Rule,
-    Say,
-    ScriptedBrain,
-    TurnContext,
-)
+from realtime_emulator.brain import CallTool, Rule, Say, ScriptedBrain, TurnContext
 
 TEXT = "Turn on the kitchen lights, please! 42% at 7:30?"
 HEARD = speech.normalise(TEXT)
@@ -93,14 +85,6 @@ def _user(text: str) -> dict[str, Any]:
     }
 
 
-def _heard(text: str) -> dict[str, Any]:
-    return {
-        "type": "message",
-        "role": "user",
-        "content": [{"type": "input_audio", "transcript": text}],
-    }
-
-
 def _call(name: str, args: dict[str, Any], call_id: str = "c1") -> dict[str, Any]:
     return {
         "type": "function_call",
@@ -116,69 +100,6 @@ def _output(result: Any, call_id: str = "c1") -> dict[str, Any]:
         "call_id": call_id,
         "output": json.dumps(result),
     }
-
-
-@pytest.mark.parametrize(
-    ("said", "tool", "args"),
-    [
-        ("turn on the kitchen lights", "HassTurnOn", {"name": "kitchen lights"}),
-        ("Switch the porch light off please", "HassTurnOff", {"name": "porch light"}),
-        (
-            "set the bedroom lamp to 40 percent",
-            "HassLightSet",
-            {"name": "bedroom lamp", "brightness": 40},
-        ),
-        (
-            "set the temperature in the living room to 21 degrees",
-            "HassClimateSetTemperature",
-            {"name": "living room", "temperature": 21},
-        ),
-        ("what is the state of the garage door", "GetLiveContext", {}),
-    ],
-)
-def test_house_brain_commands(said: str, tool: str, args: dict[str, Any]) -> None:
-    """Simple commands become calls of the Assist tools the session offers."""
-    outputs = HouseBrain().respond(_ctx(_heard(said)))
-    assert outputs == [CallTool(tool, json.dumps(args))]
-
-
-def test_house_brain_results_and_fallbacks() -> None:
-    """Confirmations, failures, state answers, missing tools, chit-chat."""
-    brain = HouseBrain()
-    ok = {
-        "response_type": "action_done",
-        "data": {"success": [{"name": "Kitchen Lights"}], "failed": []},
-    }
-    said = _user("turn on the kitchen lights")
-    call = _call("HassTurnOn", {"name": "kitchen lights"})
-    assert brain.respond(_ctx(said, call, _output(ok))) == [
-        Say("Turned on the kitchen lights.")
-    ]
-    failed = {"error": "HomeAssistantError", "error_text": "not exposed"}
-    assert brain.respond(_ctx(said, call, _output(failed))) == [
-        Say("Sorry, I couldn't do that: not exposed.")
-    ]
-    context = "Live Context:\n- names: Garage Door\n  domain: cover\n  state: 'open'\n"
-    asked = _user("what is the state of the garage door")
-    answer = brain.respond(
-        _ctx(
-            asked,
-            _call("GetLiveContext", {}),
-            _output({"success": True, "result": context}),
-        )
-    )
-    assert answer == [Say("Garage Door is open.")]
-    assert brain.respond(_ctx(said, tools=[])) == [Say("Sorry, I can't control that.")]
-    assert brain.respond(_ctx(_user("hello"))) == [
-        Say("Hello! How can I help with your home?")
-    ]
-    assert brain.respond(_ctx(_user("tell me a joke"))) == [
-        Say("You said: tell me a joke.")
-    ]
-    reading = TurnContext(
-        [_user("Read me.")], [], "Read the user's text aloud verbatim."
-    )
-    assert brain.respond(reading) == [Say("Read me.")]
 
 
 def test_scripted_brain() -> None:

@@ -1,0 +1,70 @@
+"""The emulator's knobs. Tests may change them at any time; connections read them live.
+
+Timing: `model_delay` (before a response's first output), `transcription_delay`,
+`audio_pacing` ("fast" = as fast as the socket takes it, "realtime" = at speaking
+pace) and `audio_chunk_ms`.
+
+Failures: `handshake_status` (e.g. 429, 500, 503 at the upgrade: a 5xx server),
+`silent_after_handshake` (the websocket opens, `session.created` never comes),
+`beta_disabled` (a beta handshake is answered the way OpenAI has since 2026-05-12),
+`drop_after_events` (the TCP connection is cut after N server events),
+`malformed_after_events` (one non-JSON frame), `session_max_duration`
+(`session_expired`, then close 1001). An unreachable server is a stopped emulator:
+after `stop()` its port refuses connections.
+
+Behaviours of the real server a client must cope with (all off by default):
+
+* `defer_response_created`: `response.created` waits for the model's first output,
+  so a response cancelled before it (a barge-in right after end of speech) ends
+  with a lone `response.done` whose id the client never saw.
+* `transcript_after_output`: the input transcript of committed audio arrives only
+  after the next response's first audio/text delta.
+* `tool_preamble`: before a response's first function call the model speaks this
+  (a message item with audio and transcript, or text), then calls in the same
+  response.
+* `mid_response_error`: an `error` event with this code is sent after a response's
+  first output; the response keeps generating and finishes normally.
+* `rate_limits`: where `rate_limits.updated` goes. "auto" = where each dialect's
+  traces put it (beta right after `response.created`, GA after `response.done`).
+
+Two function calls in one response come from the brain: the house brain calls one
+tool per device in "turn on the kitchen lights and the porch light", and a
+`ScriptedBrain` rule can list several calls.
+
+Prompt cache (usage's `cached_tokens`): the input's longest common prefix with an
+earlier response's input, by content, counted in whole `cache_block_tokens`
+blocks, and only once it reaches `cache_min_tokens` (the real server: 128 and 1024).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass
+class EmulatorOptions:
+    """Knobs; tests may change them at any time."""
+
+    # None: any key, including none, is accepted (the develop default). A set: only
+    # those keys; a missing or wrong key gets HTTP 401 `invalid_api_key`.
+    api_keys: set[str] | None = None
+    model_delay: float = 0.0  # seconds before a response's first output
+    audio_pacing: Literal["fast", "realtime"] = "fast"
+    audio_chunk_ms: int = 100
+    transcription_delay: float = 0.0
+    session_max_duration: float = 3600.0
+    drop_after_events: int | None = None  # abort the TCP connection after N events
+    malformed_after_events: int | None = None  # one non-JSON frame after N events
+    handshake_status: int | None = None  # e.g. 429 or 500 at the upgrade
+    silent_after_handshake: bool = False  # never send session.created
+    beta_disabled: bool = False  # answer beta like OpenAI since 2026-05-12
+    vad_threshold_dbfs: float = -60.0  # threshold 0 → this; 1 → 0 dBFS
+    received_limit: int = 100_000  # recorded client events per connection
+    defer_response_created: bool = False
+    transcript_after_output: bool = False
+    tool_preamble: str | None = None
+    mid_response_error: str | None = None  # an error code, e.g. "server_error"
+    rate_limits: Literal["auto", "after_created", "after_done", "off"] = "auto"
+    cache_block_tokens: int = 64
+    cache_min_tokens: int = 0
