@@ -29,7 +29,9 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[FakeSession]:
 
     class _Connect:
         @staticmethod
-        async def connect(_http: Any, _endpoint: Any, config: Any) -> FakeSession:
+        async def connect(
+            _http: Any, _endpoint: Any, config: Any, **_: Any
+        ) -> FakeSession:
             sessions.append(FakeSession(config=config))
             return sessions[-1]
 

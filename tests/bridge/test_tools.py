@@ -55,3 +55,11 @@ def test_tool_input_maps_names_back_and_checks_arguments() -> None:
         tools.tool_input("call_3", "Other", "{nope")
     with pytest.raises(InvalidToolArgumentsError, match="JSON object"):
         tools.tool_input("call_4", "Other", "[1, 2]")
+
+
+def test_arguments_nested_too_deep_are_refused() -> None:
+    """10,000 levels of nesting: a clear error for the model, not a RecursionError."""
+    tools = ToolSet()
+    deep = '{"a": ' * 10_000 + "1" + "}" * 10_000
+    with pytest.raises(InvalidToolArgumentsError, match="nested too deeply"):
+        tools.tool_input("call_1", "HassTurnOn", deep)

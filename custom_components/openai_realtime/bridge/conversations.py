@@ -18,7 +18,8 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
 
 from ..realtime.backoff import retry_connect
-from ..realtime.session import HistoryEntry, RealtimeSession
+from ..realtime.errors import ConnectionLostError, RealtimeError
+from ..realtime.session import HistoryEntry, RealtimeSession, ResponseStream
 from .voice_turn import VoiceTurn
 
 if TYPE_CHECKING:
@@ -32,6 +33,10 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 MAX_REPLAY_ENTRIES = 24  # recent items replayed into a reopened session
+# A user waits for a session to open; Voice PE gives an HTTP request 5 s. One
+# attempt's handshake and session.created get this long, all retries this budget.
+CONNECT_TIMEOUT = 3.5
+CONNECT_BUDGET = 4.5
 # Idle websockets kept warm per entry. Every one-off voice command is a new HA
 # conversation; without a cap they pile up until the idle timeout, into HA's
 # per-host connection limit and the provider's concurrent-session limit.
@@ -74,8 +79,12 @@ class Conversation:
         if session is None:
             session = await retry_connect(
                 lambda: RealtimeSession.connect(
-                    self.pool.http, self.pool.endpoint(), config
-                )
+                    self.pool.http,
+                    self.pool.endpoint(),
+                    config,
+                    timeout=CONNECT_TIMEOUT,
+                ),
+                budget=CONNECT_BUDGET,
             )
             self.pool.track(session)
             self.opened += 1
@@ -101,6 +110,11 @@ class Conversation:
             turn.abandon(why)
             await turn.close()
 
+    def cancel_in_background(self, response: ResponseStream | None) -> None:
+        """Stop a response that nobody will read (a failed turn's), without waiting."""
+        if response is not None and self.session is not None:
+            self.pool.run_in_background(self.session.cancel_response(response))
+
     def drop(self) -> None:
         """Forget a broken session (keeping its history) so the next turn reopens."""
         if self.session is not None:
@@ -123,6 +137,8 @@ class Conversation:
         """Restart the idle timer after a turn; keep the pool within its cap."""
         self.last_used = time.monotonic()
         self._stop_idle_timer()
+        if self.pool.closed:
+            return  # unloaded while this turn ran: no timer may outlive the entry
         self._cancel_idle = async_call_later(
             self.pool.hass, self.pool.idle_timeout, self._idle
         )
@@ -177,9 +193,15 @@ class ConversationPool:
         self.open_sessions: set[RealtimeSession] = set()
         self._unlisten: dict[RealtimeSession, list[Callable[[], None]]] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        self.closed = False
 
     def get(self, conversation_id: str) -> Conversation:
-        """The holder for a conversation (created on first use)."""
+        """The holder for a conversation (created on first use).
+
+        Raises ConnectionLostError once the entry is unloading.
+        """
+        if self.closed:
+            raise ConnectionLostError("The integration is unloading")
         if (conv := self.conversations.get(conversation_id)) is None:
             conv = self.conversations[conversation_id] = Conversation(
                 self, conversation_id
@@ -210,7 +232,7 @@ class ConversationPool:
 
     def close_in_background(self, session: RealtimeSession) -> None:
         """Close a session without waiting (unload still waits for it)."""
-        self._background(self.close_session(session))
+        self.run_in_background(self.close_session(session))
 
     @callback
     def evict_least_recently_used(self) -> None:
@@ -228,18 +250,30 @@ class ConversationPool:
     def discard(self, conversation_id: str) -> None:
         """Close and forget a conversation's session (idle timeout)."""
         if (conv := self.conversations.pop(conversation_id, None)) is not None:
-            self._background(conv.close())
+            self.run_in_background(conv.close())
 
-    def _background(self, closing: Coroutine[Any, Any, None]) -> None:
-        task = self.hass.async_create_task(closing)
+    def run_in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Close or cancel something without waiting; unload waits for it.
+
+        Failures are logged here: nobody else awaits these.
+        """
+        task = self.hass.async_create_task(_logged(work))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
     async def async_close(self) -> None:
         """Close every session, turn and timer (unload, shutdown)."""
+        self.closed = True
         conversations, self.conversations = list(self.conversations.values()), {}
         await asyncio.gather(*(conv.close() for conv in conversations))
         sessions = list(self.open_sessions)
         await asyncio.gather(*(self.close_session(session) for session in sessions))
         while self._closing:
             await asyncio.gather(*self._closing)
+
+
+async def _logged(work: Coroutine[Any, Any, None]) -> None:
+    try:
+        await work
+    except RealtimeError as err:
+        _LOGGER.debug("Background close or cancel failed: %s", err)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from ..const import (
     CONF_API_KEY,
@@ -44,6 +45,13 @@ def build_endpoint(data: Mapping[str, Any], model: str = DEFAULT_MODEL) -> Endpo
     if dialect_for_model(model) == "beta":
         return openai_endpoint(api_key, model, base_url=base_url, dialect="beta")
     return openai_endpoint(api_key, model, base_url=base_url)
+
+
+def endpoint_host(endpoint: Endpoint) -> str:
+    """host:port of an endpoint, as users recognise it in an error."""
+    parts = urlsplit(endpoint.url)
+    port = parts.port or (443 if parts.scheme == "wss" else 80)
+    return f"{parts.hostname or ''}:{port}"
 
 
 async def async_check_endpoint(

@@ -22,6 +22,7 @@ from ..realtime import events as ev
 from ..realtime.errors import (
     AuthenticationError,
     BetaApiDisabledError,
+    CannotConnectError,
     ConnectionLostError,
     RateLimitedError,
     ServerError,
@@ -47,13 +48,24 @@ RESPONSE_TIMEOUT = 60.0  # longest silence from the server within one response
 
 
 class TurnError(Exception):
-    """A turn failed; `speech` is what the user hears or reads."""
+    """A turn failed; `speech` is what the user hears or reads.
 
-    def __init__(self, speech: str, code: intent.IntentResponseErrorCode) -> None:
-        """Keep the words for the user and the intent error code."""
+    `reachable`: whether the model's endpoint still answers, so the words can be
+    spoken in the model's voice (an unreachable endpoint or a rejected key can't).
+    """
+
+    def __init__(
+        self,
+        speech: str,
+        code: intent.IntentResponseErrorCode = intent.IntentResponseErrorCode.UNKNOWN,
+        *,
+        reachable: bool = True,
+    ) -> None:
+        """Keep the words for the user, the intent error code, and reachability."""
         super().__init__(speech)
         self.speech = speech
         self.code = code
+        self.reachable = reachable
 
 
 @dataclass
@@ -76,24 +88,53 @@ class TurnRecord:
             self.usage[key] = self.usage.get(key, 0) + value
 
 
-def error_for(err: Exception) -> TurnError:
-    """Plain words for a failure; the log keeps the detail."""
-    code = intent.IntentResponseErrorCode.UNKNOWN
+# Server error codes of a failed response, in words (the raw message may carry ids).
+_RESPONSE_FAILURES = {
+    "rate_limit_exceeded": "OpenAI is rate limiting requests. Try again shortly.",
+    "insufficient_quota": "The OpenAI account is out of credit. Check its billing.",
+    "server_error": "The model had a problem answering. Please try again.",
+}
+
+
+def error_for(err: Exception, host: str) -> TurnError:
+    """Plain words for a failure, naming the endpoint where it helps.
+
+    The log keeps the detail; the user never hears raw server text.
+    """
     if isinstance(err, AuthenticationError):
-        return TurnError("The OpenAI API key was rejected. Please re-enter it.", code)
+        return TurnError(
+            f"{host} rejected the API key. Please re-enter it in the integration.",
+            reachable=False,
+        )
     if isinstance(err, BetaApiDisabledError):
         return TurnError(
-            "The chosen model is retired. Pick gpt-realtime in the options.", code
+            "The chosen model is retired. Pick gpt-realtime in the options.",
+            reachable=False,
         )
+    if isinstance(err, CannotConnectError):
+        return TurnError(_cannot_connect(err, host), reachable=False)
     if isinstance(err, RateLimitedError):
-        return TurnError("OpenAI is rate limiting requests. Try again shortly.", code)
+        return TurnError(_RESPONSE_FAILURES["rate_limit_exceeded"])
     if isinstance(err, ConnectionLostError):
-        return TurnError("The connection to the model dropped. Please try again.", code)
+        return TurnError("The connection to the model dropped. Please try again.")
     if isinstance(err, ServerError):
-        return TurnError(f"The model reported an error: {err.server_message}", code)
+        return TurnError(
+            _RESPONSE_FAILURES.get(
+                err.code or "", "The model could not answer that. Please try again."
+            )
+        )
     if isinstance(err, TimeoutError):
-        return TurnError("The model did not answer in time.", code)
-    return TurnError("Sorry, something went wrong talking to the model.", code)
+        return TurnError("The model did not answer in time. Please try again.")
+    return TurnError("Sorry, something went wrong talking to the model.")
+
+
+def _cannot_connect(err: CannotConnectError, host: str) -> str:
+    status = getattr(err, "status", None)
+    if isinstance(status, int) and status >= 500:
+        return f"{host} has a problem right now (HTTP {status}). Try again shortly."
+    if "no session" in str(err):
+        return f"{host} answered but did not start a session."
+    return f"I can't reach {host}. Check the network or the integration's endpoint."
 
 
 async def async_run_rounds(
@@ -131,10 +172,7 @@ async def async_run_rounds(
         stream = await session.create_response(modalities=modalities)
         if on_response is not None:
             on_response(stream)
-    raise TurnError(
-        "I stopped because the model kept calling tools without answering.",
-        intent.IntentResponseErrorCode.UNKNOWN,
-    )
+    raise TurnError("I stopped because the model kept calling tools without answering.")
 
 
 async def _deltas(
@@ -143,8 +181,14 @@ async def _deltas(
     invalid: list[tuple[FunctionCall, str]],
     on_audio: AudioSink | None,
 ) -> AsyncGenerator[dict[str, Any]]:
-    """Translate one response into ChatLog deltas (text, then tool calls)."""
+    """Translate one response into ChatLog deltas: text as it comes, then tool calls.
+
+    Tool calls are handed to HA only once the response completed: HA runs them as
+    soon as it sees them, and a response that breaks or is cancelled afterwards
+    would leave the light switched while the user is told the turn failed.
+    """
     yield {"role": "assistant"}
+    calls: list[FunctionCall] = []
     events = aiter(stream)
     while True:
         try:
@@ -158,13 +202,24 @@ async def _deltas(
         elif isinstance(event, ev.TextDelta | ev.TranscriptDelta):
             yield {"content": event.delta}
         elif isinstance(event, FunctionCall):
-            try:
-                tool_input = tools.tool_input(
-                    event.call_id, event.name, event.arguments
-                )
-            except InvalidToolArgumentsError as err:
-                invalid.append((event, str(err)))
-                continue
-            yield {"tool_calls": [tool_input]}
-        elif isinstance(event, ev.ResponseDone) and event.status == "incomplete":
-            _LOGGER.info("Response ended early: %s", event.reason)
+            calls.append(event)
+        elif isinstance(event, ev.ResponseDone):
+            if event.status == "incomplete":
+                _LOGGER.info("Response ended early: %s", event.reason)
+            if event.status == "completed" and (
+                tool_inputs := _tool_inputs(calls, tools, invalid)
+            ):
+                yield {"tool_calls": tool_inputs}
+
+
+def _tool_inputs(
+    calls: list[FunctionCall], tools: ToolSet, invalid: list[tuple[FunctionCall, str]]
+) -> list[Any]:
+    """HA tool inputs for the calls; calls with bad arguments go to `invalid`."""
+    inputs = []
+    for call in calls:
+        try:
+            inputs.append(tools.tool_input(call.call_id, call.name, call.arguments))
+        except InvalidToolArgumentsError as err:
+            invalid.append((call, str(err)))
+    return inputs

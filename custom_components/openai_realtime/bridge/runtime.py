@@ -13,6 +13,7 @@ from homeassistant.helpers import entity_registry as er
 
 from ..const import DOMAIN
 from ..options import EntryOptions
+from ..realtime.errors import AuthenticationError
 from .conversations import ConversationPool
 from .endpoint_config import build_endpoint
 from .turns import TurnRunner
@@ -49,7 +50,7 @@ class EntryRuntime:
             listeners=[self.usage.async_on_event],
         )
         self.turns = TurnRunner(
-            hass, entry, self.options, self.pool, self.agent_entity_id
+            hass, entry, self.options, self.pool, self.agent_entity_id, self.on_error
         )
         self.voice = VoicePipeline(
             hass,
@@ -57,6 +58,7 @@ class EntryRuntime:
             self.pool,
             self.turns.async_voice_config,
             self.agent_entity_id,
+            self.on_error,
         )
         self._closed = False
 
@@ -68,6 +70,11 @@ class EntryRuntime:
     def endpoint(self) -> Endpoint:
         """The websocket endpoint for the configured model."""
         return build_endpoint(self.entry.data, self.options.model)
+
+    def on_error(self, err: Exception) -> None:
+        """Every failure of a turn or a voice stage: a rejected key asks to re-auth."""
+        if isinstance(err, AuthenticationError):
+            self.entry.async_start_reauth(self.hass)
 
     def agent_entity_id(self) -> str | None:
         """The entity id of this entry's conversation agent, once it is registered."""

@@ -82,6 +82,8 @@ class ToolSet:
             raise InvalidToolArgumentsError(
                 f"Arguments are not valid JSON: {err}"
             ) from err
+        except RecursionError as err:
+            raise InvalidToolArgumentsError("Arguments are nested too deeply") from err
         if not isinstance(args, dict):
             raise InvalidToolArgumentsError("Arguments must be a JSON object")
         return llm.ToolInput(

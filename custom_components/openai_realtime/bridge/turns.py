@@ -18,7 +18,8 @@ from homeassistant.helpers import intent
 
 from .. import compat
 from ..const import EVENT_TURN
-from ..realtime.errors import AuthenticationError, ConnectionLostError, RealtimeError
+from ..realtime.errors import ConnectionLostError, RealtimeError
+from .endpoint_config import endpoint_host
 from .llm_data import async_prepare_llm_data
 from .rounds import TurnError, TurnRecord, async_run_rounds, error_for
 from .voice_turn import TurnFailure, VoiceTurn, current_voice_turn
@@ -48,13 +49,18 @@ class TurnRunner:
         options: EntryOptions,
         pool: ConversationPool,
         agent_entity_id: Callable[[], str | None],
+        on_error: Callable[[Exception], None],
     ) -> None:
-        """Keep the entry, its options and its conversations."""
+        """Keep the entry, its options and its conversations.
+
+        `on_error` hears every failure (a rejected key starts re-authentication).
+        """
         self.hass = hass
         self.entry = entry
         self.options = options
         self.pool = pool
         self._agent_entity_id = agent_entity_id
+        self._on_error = on_error
 
     async def async_handle(
         self, user_input: ConversationInput, chat_log: ChatLog, agent_id: str
@@ -74,11 +80,14 @@ class TurnRunner:
             async with conv.lock:
                 try:
                     if turn is None:
-                        session = await conv.ensure(config)
-                        await session.add_user_text(user_input.text)
-                        stream = await session.create_response(modalities=("text",))
-                        await async_run_rounds(
-                            session, stream, chat_log, agent_id, data.tools, record
+                        await self._answer_typed(
+                            conv,
+                            config,
+                            user_input.text,
+                            chat_log,
+                            agent_id,
+                            data,
+                            record,
                         )
                     else:
                         await self._answer_spoken(
@@ -87,19 +96,34 @@ class TurnRunner:
                         # Follow-ups get this turn's full context (device, area).
                         await conv.ensure(config)
                 except (RealtimeError, TimeoutError) as err:
-                    self._on_failure(conv, err)
-                    raise error_for(err) from err
+                    raise self._failed(conv, err) from err
                 finally:
                     conv.touch()
         except TurnError as err:
             if turn is not None:
-                turn.fail(TurnFailure(err.speech))
+                turn.fail(TurnFailure(err.speech, reachable=err.reachable))
             return self._error_result(user_input, chat_log, err, record)
         if turn is not None:
             turn.done()
         result = self._result(user_input, chat_log)
         self._fire_event(user_input, chat_log, record, result.response.speech)
         return result
+
+    async def _answer_typed(
+        self,
+        conv: Conversation,
+        config: ev.SessionConfig,
+        text: str,
+        chat_log: ChatLog,
+        agent_id: str,
+        data: TurnLLMData,
+        record: TurnRecord,
+    ) -> None:
+        """Add the text to the session and stream a text answer."""
+        session = await conv.ensure(config)
+        await session.add_user_text(text)
+        stream = await session.create_response(modalities=("text",))
+        await async_run_rounds(session, stream, chat_log, agent_id, data.tools, record)
 
     async def _answer_spoken(
         self,
@@ -169,12 +193,19 @@ class TurnRunner:
             data.instructions, data.tools.tools, language
         )
 
-    def _on_failure(self, conv: Conversation, err: Exception) -> None:
+    def _failed(self, conv: Conversation, err: Exception) -> TurnError:
+        """Tidy up after a failure; the words for the user.
+
+        A dropped session is forgotten (the next turn reopens it); a kept one has
+        its response cancelled, or the server refuses the next one as busy.
+        """
         _LOGGER.warning("Realtime turn failed: %s", err)
-        if isinstance(err, AuthenticationError):
-            self.entry.async_start_reauth(self.hass)
+        self._on_error(err)
         if isinstance(err, ConnectionLostError | TimeoutError):
             conv.drop()
+        elif (session := conv.session) is not None and not session.closed:
+            conv.cancel_in_background(session.active_response)
+        return error_for(err, endpoint_host(self.pool.endpoint()))
 
     def _result(
         self, user_input: ConversationInput, chat_log: ChatLog

@@ -13,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import chat_session
 from homeassistant.util.ulid import ulid_now
 
@@ -65,13 +66,18 @@ class VoicePipeline:
         pool: ConversationPool,
         prepare: PrepareVoice,
         agent_entity_id: Callable[[], str | None],
+        on_error: Callable[[Exception], None],
     ) -> None:
-        """`prepare(conversation_id, language)` configures a new conversation."""
+        """`prepare(conversation_id, language)` configures a new conversation.
+
+        `on_error` hears every failure (a rejected key starts re-authentication).
+        """
         self.hass = hass
         self.options = options
         self.pool = pool
         self._prepare = prepare
         self._agent_entity_id = agent_entity_id
+        self._on_error = on_error
         self._unsubscribe: Callable[[], None] | None = None
 
     def start(self) -> None:
@@ -114,6 +120,7 @@ class VoicePipeline:
             _LOGGER.warning("Unsupported audio from the pipeline: %s", err)
         except (RealtimeError, TimeoutError) as err:
             _LOGGER.warning("Realtime session failed during speech: %s", err)
+            self._on_error(err)
             if conv is not None:
                 conv.drop()
         if turn is not None:
@@ -185,12 +192,31 @@ class VoicePipeline:
             TurnState.DONE,
             TurnState.FAILED,
         ):
-            return wav_stream(turn.audio.iterate())
+            failure = turn.failure
+            if failure is not None and not failure.reachable and not turn.audio.size:
+                # Nothing can be said: fail the request, the satellite sounds an error.
+                raise HomeAssistantError(failure.speech)
+            return wav_stream(self._answer_audio(turn, voice))
         if turn is not None and turn.awaiting_agent:
             # HA answered this turn itself (local intents): stop the model's answer.
             turn.abandon("answered without the agent")
         text = "".join([chunk async for chunk in message])
         return wav_stream(self._read_aloud(text, voice))
+
+    async def _answer_audio(self, turn: VoiceTurn, voice: str) -> AsyncIterator[bytes]:
+        """The answer's audio as it arrives; after a failure, why, in words.
+
+        The words come in the configured voice when the endpoint still answers;
+        otherwise the stream ends with an error instead of a silent success.
+        """
+        async for chunk in turn.audio.iterate():
+            yield chunk
+        if (failure := turn.failure) is None:
+            return
+        if not failure.reachable:
+            raise HomeAssistantError(failure.speech)
+        async for chunk in self._read_aloud(failure.speech, voice):
+            yield chunk
 
     async def _read_aloud(self, text: str, voice: str) -> AsyncIterator[bytes]:
         """Speak `text` with a response outside any conversation (no context grows)."""
