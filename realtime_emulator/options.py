@@ -24,6 +24,9 @@ Behaviours of the real server a client must cope with (all off by default):
   response.
 * `mid_response_error`: an `error` event with this code is sent after a response's
   first output; the response keeps generating and finishes normally.
+* `fail_responses`: every response ends at once with `status: "failed"` and
+  `status_details.error` carrying this code (`rate_limit_exceeded`,
+  `insufficient_quota`, `server_error`), like the real server when limits hit.
 * `rate_limits`: where `rate_limits.updated` goes. "auto" = where each dialect's
   traces put it (beta right after `response.created`, GA after `response.done`).
 
@@ -65,6 +68,7 @@ class EmulatorOptions:
     transcript_after_output: bool = False
     tool_preamble: str | None = None
     mid_response_error: str | None = None  # an error code, e.g. "server_error"
+    fail_responses: str | None = None  # e.g. "insufficient_quota"
     rate_limits: Literal["auto", "after_created", "after_done", "off"] = "auto"
     cache_block_tokens: int = 64
     cache_min_tokens: int = 0

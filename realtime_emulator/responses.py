@@ -209,9 +209,10 @@ class Responder:
         params, view = response.params, self.view()
         instructions = str(params.get("instructions") or view.instructions)
         tools: list[Json] = params.get("tools", view.tools) or []
+        failure = self.options.fail_responses
         outputs = (
             []
-            if response.cancel_reason
+            if response.cancel_reason or failure
             else self._outputs(response, instructions, tools)
         )
         speaks = self._speaks(response)
@@ -240,6 +241,8 @@ class Responder:
                 break
         if response.cancel_reason is not None:
             status = "cancelled"
+        elif failure:
+            status = "failed"
         units = input_units(instructions, tools, response.context)
         cached = self.cache.cached(
             units, self.options.cache_block_tokens, self.options.cache_min_tokens
@@ -263,6 +266,8 @@ class Responder:
             details = {"type": "cancelled", "reason": response.cancel_reason}
         elif status == "incomplete":
             details = {"type": "incomplete", "reason": "max_output_tokens"}
+        elif status == "failed":
+            details = {"type": "failed", "error": _failure(self.options.fail_responses)}
         base: Json = {
             "id": response.id,
             "object": "realtime.response",
@@ -306,3 +311,26 @@ class Responder:
             ),
             "max_output_tokens": max_tokens,
         }
+
+
+_FAILURE_MESSAGES = {
+    "rate_limit_exceeded": "Rate limit reached for gpt-realtime in organization "
+    "org-emulator on tokens per min (TPM): Limit 40000, Used 39990, Requested 420.",
+    "insufficient_quota": "You exceeded your current quota, please check your plan "
+    "and billing details.",
+}
+
+
+def _failure(code: str | None) -> Json:
+    """The error object of a failed response, worded like the real server's."""
+    message = _FAILURE_MESSAGES.get(
+        code or "",
+        "The server had an error while processing your request. "
+        "Please include the request ID resp_emulated in your message.",
+    )
+    error_type = (
+        "invalid_request_error" if code == "insufficient_quota" else "server_error"
+    )
+    if code == "rate_limit_exceeded":
+        error_type = "rate_limit_error"
+    return {"type": error_type, "code": code, "message": message}

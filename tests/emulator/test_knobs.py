@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import pytest
 
 from realtime_emulator import EmulatorOptions, RealtimeEmulator, speech
 
@@ -252,3 +253,17 @@ async def test_knobs_read_live_even_when_replaced(
     await client.next("input_audio_buffer.cleared")
     assert "error" in client.types()
     assert "rate_limits.updated" not in client.types()
+
+
+@pytest.mark.parametrize("code", ["rate_limit_exceeded", "insufficient_quota"])
+async def test_failed_responses(
+    http: aiohttp.ClientSession, emu: RealtimeEmulator, code: str
+) -> None:
+    """`fail_responses`: a response ends at once, failed, with the error's code."""
+    emu.options.fail_responses = code
+    client = await connect(http, emu)
+    done = await client.say_text("hello", output_modalities=["text"])
+    assert done["response"]["status"] == "failed"
+    error = done["response"]["status_details"]["error"]
+    assert error["code"] == code and error["message"]
+    assert done["response"]["output"] == []
