@@ -68,6 +68,14 @@ class ServerError(RealtimeError):
         self.param = param
 
 
+class ResponseTimeoutError(RealtimeError, TimeoutError):
+    """A response went silent: no event for it within the session's deadline.
+
+    Also a TimeoutError, so callers that treat every deadline alike need not know
+    it. The response may still run on the server; cancel it if the session is kept.
+    """
+
+
 class TranscriptionFailedError(RealtimeError):
     """The input audio could not be transcribed."""
 

@@ -9,7 +9,6 @@ above this module sees one small set of typed events instead.
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 import json
@@ -704,10 +703,20 @@ def _d(data: Mapping[str, Any], key: str) -> JsonDict:
     return value
 
 
+def _dicts(data: Mapping[str, Any], key: str) -> list[JsonDict]:
+    """A list field's objects (other elements are dropped); absent or null = []."""
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise KeyError(key)
+    return [element for element in value if isinstance(element, dict)]
+
+
 def _b64(data: Mapping[str, Any], key: str) -> bytes:
     try:
         return base64.b64decode(_s(data, key), validate=True)
-    except binascii.Error as err:
+    except ValueError as err:  # bad padding or alphabet (binascii.Error), non-ASCII
         raise KeyError(key) from err
 
 
@@ -828,9 +837,7 @@ _PARSERS: dict[str, _Parser] = {
     "response.function_call_arguments.done": lambda d: FunctionArgumentsDone(
         *_ids(d), _s(d, "call_id"), _s(d, "arguments"), _opt_s(d, "name")
     ),
-    "rate_limits.updated": lambda d: RateLimitsUpdated(
-        [r for r in d.get("rate_limits") or [] if isinstance(r, dict)]
-    ),
+    "rate_limits.updated": lambda d: RateLimitsUpdated(_dicts(d, "rate_limits")),
 }
 
 
@@ -839,13 +846,17 @@ def parse_server_event(raw: str | bytes) -> ServerEvent | None:
 
     Returns None, after logging, for anything that must be skipped rather than
     raised: unknown event types (debug: servers add events over time) and malformed
-    frames (warning: bad JSON, missing or mistyped fields). A skipped frame never
-    stops the session.
+    frames (warning: bad JSON, JSON nested too deep to parse, missing or mistyped
+    fields). A skipped frame never stops the session.
     """
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         _LOGGER.warning("Skipping a frame that is not JSON: %.80r", raw)
+        return None
+    except RecursionError:
+        # Nested deeper than the parser's stack: no real event comes near that.
+        _LOGGER.warning("Skipping a malformed frame nested too deep: %.80r", raw)
         return None
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         _LOGGER.warning("Skipping a frame without an event type: %.80r", raw)
@@ -859,6 +870,6 @@ def parse_server_event(raw: str | bytes) -> ServerEvent | None:
         return None
     try:
         return parser(data)
-    except KeyError as err:
+    except (KeyError, TypeError, ValueError) as err:
         _LOGGER.warning("Skipping malformed %s event (field %s)", event_type, err)
         return None
