@@ -77,6 +77,36 @@ class FunctionTool:
 
 
 @dataclass(frozen=True, slots=True)
+class RetentionRatio:
+    """GA context truncation that keeps a fraction of the conversation.
+
+    When the context is full, the server drops the oldest items until only
+    `retention_ratio` (0-1) of the tokens after the instructions remain: fewer,
+    larger cuts than "auto", so the cached prefix survives more turns.
+    `post_instructions_tokens` lowers the limit at which truncation starts.
+    """
+
+    retention_ratio: float
+    post_instructions_tokens: int | None = None
+
+    def to_wire(self) -> JsonDict:
+        """Return the `truncation` object."""
+        wire: JsonDict = {
+            "type": "retention_ratio",
+            "retention_ratio": self.retention_ratio,
+        }
+        if self.post_instructions_tokens is not None:
+            wire["token_limits"] = {"post_instructions": self.post_instructions_tokens}
+        return wire
+
+
+# What the GA server does when the conversation outgrows the model's context:
+# "auto" drops the oldest items as needed (the default), "disabled" drops nothing
+# and answers with an error instead, a RetentionRatio drops more at once.
+Truncation = Literal["auto", "disabled"] | RetentionRatio
+
+
+@dataclass(frozen=True, slots=True)
 class SessionConfig:
     """What we configure on a session; translated to the dialect's wire shape."""
 
@@ -93,6 +123,8 @@ class SessionConfig:
     max_output_tokens: int | Literal["inf"] | None = None
     # Beta only: GA has no temperature, so it is left out of GA updates.
     temperature: float | None = None
+    # GA only (beta has no such setting); None leaves the server's choice ("auto").
+    truncation: Truncation | None = None
 
 
 _GA_FORMATS: dict[AudioFormat, JsonDict] = {
@@ -137,6 +169,10 @@ def _session_ga(config: SessionConfig) -> JsonDict:
         session["instructions"] = config.instructions
     if config.max_output_tokens is not None:
         session["max_output_tokens"] = config.max_output_tokens
+    if isinstance(config.truncation, RetentionRatio):
+        session["truncation"] = config.truncation.to_wire()
+    elif config.truncation is not None:
+        session["truncation"] = config.truncation
     return session
 
 
