@@ -313,11 +313,6 @@ def item_truncate(item_id: str, audio_end_ms: int, content_index: int = 0) -> Js
     }
 
 
-def item_delete(item_id: str) -> JsonDict:
-    """Build `conversation.item.delete`."""
-    return {"type": "conversation.item.delete", "item_id": item_id}
-
-
 def response_create(
     dialect: Dialect,
     *,
