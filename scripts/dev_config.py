@@ -50,6 +50,18 @@ def entry_yaml(emulator_url: str | None) -> str:
     )
 
 
+def ffmpeg_binary() -> str:
+    """The static ffmpeg of the imageio-ffmpeg wheel (requirements_test.txt).
+
+    Satellites ask HA's TTS for a sample rate or format, which HA converts with
+    ffmpeg; without one they get HTTP 500 and silence. The wheel's binary needs
+    nothing installed on the system.
+    """
+    import imageio_ffmpeg
+
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
 def configuration_yaml(
     *,
     port: int,
@@ -63,7 +75,15 @@ def configuration_yaml(
     # beyond what the venvs hold. HA always sets `frontend` up and goes into recovery
     # mode if it fails; pointing it at an empty "development repo" lets it start
     # without the home-assistant-frontend package (the UI is then blank).
-    components = ["config:", "api:", "conversation:", "assist_pipeline:", "demo:"]
+    components = [
+        "config:",
+        "api:",
+        "conversation:",
+        "ffmpeg:",
+        f"  ffmpeg_bin: {_quote(ffmpeg_binary())}",
+        "assist_pipeline:",
+        "demo:",
+    ]
     if frontend_repo is None:
         components.insert(0, "frontend:")
     else:
@@ -92,9 +112,8 @@ def configuration_yaml(
             "  logs:",
             "    custom_components.openai_realtime: debug",
             "    custom_components.dev_seed: info",
-            # Start-up tracebacks that do not matter here: no ffmpeg binary (our TTS
-            # answers in WAV) and no libturbojpeg (the demo camera's snapshots).
-            "    haffmpeg: critical",
+            # A start-up traceback that does not matter here: no libturbojpeg (the
+            # demo camera's snapshots).
             "    homeassistant.components.camera.img_util: critical",
             "dev_seed:",
             f"  username: {USERNAME}",

@@ -80,7 +80,7 @@ async def test_partial_timer():
 
 
 async def test_emulator_method_timer(emulator):
-    asyncio.get_running_loop().call_later(100, emulator.wait_for_session)
+    asyncio.get_running_loop().call_later(100, emulator.brain.respond)
 
 
 async def test_ha_job_timer(hass):
@@ -92,7 +92,7 @@ async def test_ha_job_timer(hass):
         ("test_task", "  task *: retry_connect (backoff.py:*) -> sleep *"),
         ("test_timer", "  timer in 100.0 s: backoff_delays (backoff.py:*"),
         ("test_partial_timer", "  timer in 100.0 s: partial of backoff_delays *"),
-        ("test_emulator_method_timer", "  timer in 100.0 s: *wait_for_session *"),
+        ("test_emulator_method_timer", "  timer in 100.0 s: *respond *"),
         ("test_ha_job_timer", "  timer in 100.0 s: job of backoff_delays *"),
     ]:
         assert _has(result, f"ERROR test_inner.py::{test} - Failed: Lingering*"), test

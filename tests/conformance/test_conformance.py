@@ -160,3 +160,26 @@ async def test_wire_conformance(emu: RealtimeEmulator, dialect: Dialect) -> None
         "response.cancel",
         "conversation.item.truncate",
     }
+
+
+@pytest.mark.parametrize(
+    "truncation",
+    [
+        "auto",
+        "disabled",
+        ev.RetentionRatio(0.8),
+        ev.RetentionRatio(0.5, post_instructions_tokens=8000),
+    ],
+    ids=["auto", "disabled", "ratio", "ratio-limit"],
+)
+def test_session_truncation_conforms(truncation: ev.Truncation) -> None:
+    """Each GA truncation shape validates against the SDK's session model (and is
+    typed there, not kept as an extra field); the beta update has none."""
+    config = ev.SessionConfig(instructions="Be brief.", truncation=truncation)
+    ga_update = ev.session_update(config, "ga") | {"event_id": "evt_1"}
+    assert not check(ADAPTERS["ga"][1], ga_update)
+    model = ADAPTERS["ga"][1].validate_python(ga_update)
+    assert model.session.truncation is not None
+    beta_update = ev.session_update(config, "beta") | {"event_id": "evt_2"}
+    assert "truncation" not in beta_update["session"]
+    assert not check(ADAPTERS["beta"][1], beta_update)

@@ -35,6 +35,9 @@ from custom_components.openai_realtime.const import (
 from realtime_emulator import RealtimeEmulator
 from realtime_emulator.brain import Rule, ScriptedBrain
 
+from .. import leaks
+from .conftest import Wire, emulator_finished
+
 AGENT = "conversation.realtime_emulator"
 
 
@@ -437,29 +440,37 @@ async def test_idle_timeout_closes_session(
     assert not session.closed
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=31))
     await hass.async_block_till_done()
-    for _ in range(50):
-        if session.closed:
-            break
-        await asyncio.sleep(0.01)
+    await emulator_finished()  # the emulator has seen the close
     assert session.closed
     assert await hass.config_entries.async_unload(config_entry.entry_id)
 
 
 async def test_unload_closes_everything(
-    hass: HomeAssistant, emulator: RealtimeEmulator, setup_integration: MockConfigEntry
+    hass: HomeAssistant,
+    emulator: RealtimeEmulator,
+    wire: Wire,
+    setup_integration: MockConfigEntry,
 ) -> None:
-    """Unload closes every websocket (the harness checks tasks and timers)."""
+    """Unload closes every websocket, on both ends, and leaves no task or timer."""
     opened = len(emulator.sessions)
     await _say(hass, "hello")
     await _say(hass, "hello")  # a second conversation
     assert len(emulator.sessions) == opened + 2
+    assert not emulator.sessions[-1].closed  # warm, until the unload
     assert await hass.config_entries.async_unload(setup_integration.entry_id)
+    await hass.async_block_till_done()
     assert setup_integration.state is ConfigEntryState.NOT_LOADED
-    for _ in range(50):
-        if all(s.closed for s in emulator.sessions):
-            break
-        await asyncio.sleep(0.01)
-    assert all(s.closed for s in emulator.sessions)
+    # Nothing of the integration is left running or scheduled …
+    loop = asyncio.get_running_loop()
+    tasks = leaks.our_tasks(loop, leaks.INTEGRATION)
+    timers = leaks.our_timers(loop, leaks.INTEGRATION)
+    assert not tasks and not timers, leaks.describe(tasks, timers, loop)
+    # … every websocket it opened is closed on its side …
+    assert len(wire.sockets) == len(emulator.sessions)
+    assert all(ws.closed for ws in wire.sockets)
+    # … and on the emulator's, which then has nothing left to run.
+    await emulator_finished()
+    assert all(session.closed for session in emulator.sessions)
 
 
 @pytest.mark.usefixtures("setup_integration", "house")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
@@ -15,6 +13,7 @@ from custom_components.openai_realtime.const import CONF_BASE_URL, DOMAIN
 from realtime_emulator import RealtimeEmulator
 
 from ..conftest import entry_data
+from .conftest import Wire, emulator_finished
 
 pytestmark = pytest.mark.usefixtures("enable_custom_integrations")
 
@@ -63,7 +62,10 @@ async def test_revoked_key_asks_for_reauth(
 
 
 async def test_stop_closes_sessions(
-    hass: HomeAssistant, emulator: RealtimeEmulator, setup_integration: MockConfigEntry
+    hass: HomeAssistant,
+    emulator: RealtimeEmulator,
+    wire: Wire,
+    setup_integration: MockConfigEntry,
 ) -> None:
     """Home Assistant stopping closes the websockets; a later unload is harmless."""
     from homeassistant.components import conversation
@@ -76,9 +78,7 @@ async def test_stop_closes_sessions(
     assert not all(session.closed for session in emulator.sessions)
     hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
     await hass.async_block_till_done()
-    for _ in range(50):
-        if all(session.closed for session in emulator.sessions):
-            break
-        await asyncio.sleep(0.01)
+    assert wire.sockets and all(ws.closed for ws in wire.sockets)
+    await emulator_finished()  # the emulator has seen every close
     assert all(session.closed for session in emulator.sessions)
     assert await hass.config_entries.async_unload(setup_integration.entry_id)

@@ -9,7 +9,7 @@ from typing import Any
 from unittest.mock import patch
 import wave
 
-from homeassistant.components import assist_pipeline, stt, tts
+from homeassistant.components import assist_pipeline, tts
 from homeassistant.components.assist_pipeline.pipeline import (
     AudioSettings,
     PipelineEvent,
@@ -18,8 +18,6 @@ from homeassistant.components.assist_pipeline.pipeline import (
     async_update_pipeline,
 )
 from homeassistant.core import Context, HomeAssistant
-from homeassistant.setup import async_setup_component
-import numpy as np
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -27,106 +25,13 @@ import custom_components.openai_realtime  # noqa: F401
 from custom_components.openai_realtime.bridge import voice_turn
 from realtime_emulator import RealtimeEmulator, speech
 
-AGENT = "conversation.realtime_emulator"
-STT = "stt.realtime_emulator_speech_to_text"
-TTS = "tts.realtime_emulator_text_to_speech"
-
-
-@pytest.fixture
-async def voice_house(
-    hass: HomeAssistant,
-    enable_custom_integrations: None,
-    config_entry: MockConfigEntry,
-) -> MockConfigEntry:
-    """Demo lights, assist_pipeline, and a pipeline of our STT, agent and TTS."""
-    assert await async_setup_component(hass, "homeassistant", {})
-    demo = MockConfigEntry(domain="demo")
-    demo.add_to_hass(hass)
-    lights_only = patch(
-        "homeassistant.components.demo.COMPONENTS_WITH_CONFIG_ENTRY_DEMO_PLATFORM",
-        ["light"],
-    )
-    lights_only.start()
-    # HA's TTS file cache lives in the harness's shared config dir: off, so every
-    # test's TTS really reaches our engine.
-    no_file_cache = patch("homeassistant.components.tts.DEFAULT_CACHE", False)
-    no_file_cache.start()
-    assert await hass.config_entries.async_setup(demo.entry_id)
-    assert await async_setup_component(hass, "assist_pipeline", {})
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
-    await async_update_pipeline(
-        hass,
-        async_get_pipeline(hass),
-        conversation_engine=AGENT,
-        conversation_language="en",
-        language="en",
-        stt_engine=STT,
-        stt_language="en",
-        tts_engine=TTS,
-        tts_language="en",
-        tts_voice="marin",
-        prefer_local_intents=False,
-    )
-    yield config_entry
-    await hass.config_entries.async_unload(config_entry.entry_id)
-    await hass.config_entries.async_unload(demo.entry_id)
-    lights_only.stop()
-    no_file_cache.stop()
-
-
-def _metadata(rate: int = 16000, channels: int = 1) -> stt.SpeechMetadata:
-    return stt.SpeechMetadata(
-        language="en",
-        format=stt.AudioFormats.WAV,
-        codec=stt.AudioCodecs.PCM,
-        bit_rate=stt.AudioBitRates.BITRATE_16,
-        sample_rate=stt.AudioSampleRates(rate),
-        channel=stt.AudioChannels(channels),
-    )
-
-
-def _spoken(text: str, rate: int = 16000, channels: int = 1) -> bytes:
-    """`text` in the emulator's speech encoding, plus trailing silence."""
-    audio = speech.encode(text, rate=rate) + b"\x00\x00" * (rate // 5)
-    if channels == 2:
-        mono = np.frombuffer(audio, dtype=np.int16)
-        audio = np.repeat(mono, 2).astype(np.int16).tobytes()
-    return audio
-
-
-async def _chunks(data: bytes, size: int) -> AsyncIterator[bytes]:
-    for start in range(0, len(data), size):
-        yield data[start : start + size]
-
-
-async def _run(
-    hass: HomeAssistant,
-    audio: bytes,
-    *,
-    rate: int = 16000,
-    channels: int = 1,
-    chunk: int = 640,
-    conversation_id: str | None = None,
-) -> list[PipelineEvent]:
-    events: list[PipelineEvent] = []
-    await assist_pipeline.async_pipeline_from_audio_stream(
-        hass,
-        context=Context(),
-        event_callback=events.append,
-        stt_metadata=_metadata(rate, channels),
-        stt_stream=_chunks(audio, chunk),
-        conversation_id=conversation_id,
-        tts_audio_output={tts.ATTR_PREFERRED_FORMAT: "wav"},
-        audio_settings=AudioSettings(is_vad_enabled=False),
-    )
-    return events
-
-
-def _event(events: list[PipelineEvent], kind: PipelineEventType) -> dict[str, Any]:
-    matching = [e for e in events if e.type is kind]
-    assert matching, f"no {kind} in {[e.type for e in events]}"
-    return matching[-1].data or {}
+from .conftest import TTS, Wire
+from .pipeline import (
+    event as _event,
+    metadata as _metadata,
+    run as _run,
+    spoken as _spoken,
+)
 
 
 async def _tts_audio(hass: HomeAssistant, events: list[PipelineEvent]) -> str:
@@ -217,9 +122,13 @@ async def test_follow_up_reuses_session(
     assert await _tts_audio(hass, events) == "you said: hello again."
 
 
+# Longer than any test: a response held this long runs until it is cancelled.
+HOLD = 3600.0
+
+
 @pytest.mark.usefixtures("voice_house")
 async def test_prefer_local_cancels_the_response(
-    hass: HomeAssistant, emulator: RealtimeEmulator
+    hass: HomeAssistant, emulator: RealtimeEmulator, wire: Wire
 ) -> None:
     """When HA answers locally, the eager realtime response is cancelled."""
     await async_update_pipeline(
@@ -228,7 +137,15 @@ async def test_prefer_local_cancels_the_response(
     await hass.services.async_call(
         "light", "turn_off", {"entity_id": "light.kitchen_lights"}, blocking=True
     )
-    emulator.options.model_delay = 2.0  # still running when HA answers locally
+    # The eager answer is held until cancelled, however long HA takes to answer
+    # locally. The emulator reads the delay as it announces a response, so once
+    # ours has heard `response.created` the hold is set for that response, and the
+    # read-aloud of HA's answer that follows need not wait.
+    emulator.options.model_delay = HOLD
+    wire.when(
+        lambda: bool(_sent_anywhere(emulator, "response.created")),
+        lambda: setattr(emulator.options, "model_delay", 0.0),
+    )
     events = await _run(hass, _spoken("turn on the kitchen lights"))
     assert hass.states.get("light.kitchen_lights").state == "on"
     answer = _event(events, PipelineEventType.INTENT_END)["intent_output"]["response"][
@@ -237,16 +154,24 @@ async def test_prefer_local_cancels_the_response(
     # HA's own answer is read aloud in our voice …
     assert await _tts_audio(hass, events) == answer.lower()
     # … and the model's eager answer was cancelled, on the conversation's session
-    # (the cancel is sent from a task of its own: give it a moment to arrive).
-    await hass.async_block_till_done()
-    conversation = emulator.sessions[-2]  # the last one read HA's answer aloud
-    for _ in range(100):
-        done = [e for e in conversation.sent if e["type"] == "response.done"]
-        if done:
-            break
-        await asyncio.sleep(0.01)
+    # (the one that heard the speech): the cancel is sent from a task of its own,
+    # so wait for the server's verdict on that response.
+    conversation = next(
+        session
+        for session in emulator.sessions
+        if any(e["type"] == "input_audio_buffer.append" for e in session.received)
+    )
+
+    def done() -> list[dict[str, Any]]:
+        return [e for e in conversation.sent if e["type"] == "response.done"]
+
+    await wire.wait_for(lambda: bool(done()), "response.done of the eager answer")
     assert any(e["type"] == "response.cancel" for e in conversation.received)
-    assert done[0]["response"]["status"] == "cancelled"
+    assert [e["response"]["status"] for e in done()] == ["cancelled"]
+
+
+def _sent_anywhere(emulator: RealtimeEmulator, kind: str) -> list[dict[str, Any]]:
+    return [e for s in emulator.sessions for e in s.sent if e["type"] == kind]
 
 
 @pytest.mark.usefixtures("voice_house")
@@ -332,6 +257,7 @@ async def test_server_turn_detection_ends_the_turn_early(
     hass: HomeAssistant,
     emulator: RealtimeEmulator,
     config_entry: MockConfigEntry,
+    wire: Wire,
     detection: dict[str, Any],
 ) -> None:
     """With turn detection on, the server's commit ends STT before HA's stream does.
@@ -342,15 +268,30 @@ async def test_server_turn_detection_ends_the_turn_early(
         config_entry, options={**config_entry.options, **detection}
     )
     await hass.config_entries.async_reload(config_entry.entry_id)
-    audio = speech.encode("hello", rate=16000) + b"\x00\x00" * 16000 * 3
+    said = speech.encode("hello", rate=16000)
+    audio = said + b"\x00\x00" * 16000 * 3
+    total = -(-len(audio) // 640)  # 20 ms chunks
+    # Speech and 800 ms of silence: more than either detector needs (300 ms; high
+    # eagerness 250 ms) to end the turn. The stream holds there until the server
+    # has, however long that takes, so STT cannot run past it unnoticed.
+    barrier = (len(said) + 2 * 16 * 800) // 640
     consumed = 0
 
-    async def paced() -> AsyncIterator[bytes]:
+    def server_committed() -> bool:
+        return any(
+            e["type"] == "input_audio_buffer.committed"
+            for session in emulator.sessions
+            for e in session.sent
+        )
+
+    async def satellite() -> AsyncIterator[bytes]:
         nonlocal consumed
-        for start in range(0, len(audio), 640):  # 20 ms chunks at ~4x real time
+        for index, start in enumerate(range(0, len(audio), 640)):
+            if index == barrier:
+                await wire.wait_for(server_committed, "the server's commit")
             consumed += 1
             yield audio[start : start + 640]
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0)  # chunks arrive from the network, between turns
 
     events: list[PipelineEvent] = []
     await assist_pipeline.async_pipeline_from_audio_stream(
@@ -358,12 +299,14 @@ async def test_server_turn_detection_ends_the_turn_early(
         context=Context(),
         event_callback=events.append,
         stt_metadata=_metadata(),
-        stt_stream=paced(),
+        stt_stream=satellite(),
         tts_audio_output={tts.ATTR_PREFERRED_FORMAT: "wav"},
         audio_settings=AudioSettings(is_vad_enabled=False),
     )
     assert _event(events, PipelineEventType.STT_END)["stt_output"]["text"] == "hello"
-    assert consumed < len(audio) // 640 // 2  # stopped in the trailing silence
+    assert server_committed()
+    # STT stopped reading once the server had committed, deep in the silence.
+    assert consumed <= barrier + 5 < total // 2
     received = [e["type"] for e in emulator.sessions[-1].received]
     assert "input_audio_buffer.commit" not in received  # the server committed
     assert received.index("input_audio_buffer.clear") < received.index(

@@ -114,3 +114,29 @@ async def test_permanent_failures_are_not_retried(
         )
     assert refused.value.transient
     assert 2 <= attempts <= 3
+
+
+async def test_a_slow_failure_is_not_tried_again_past_the_budget(
+    http: aiohttp.ClientSession,
+) -> None:
+    """A server that accepts the websocket but never starts a session: one attempt
+    takes the whole timeout, so a second would end past the budget and is not made."""
+    from custom_components.openai_realtime.realtime.errors import (
+        SessionNotStartedError,
+    )
+
+    emulator = RealtimeEmulator(
+        EmulatorOptions(api_keys={KEY}, silent_after_handshake=True)
+    )
+    await emulator.start()
+    endpoint = openai_endpoint(KEY, "gpt-realtime", base_url=emulator.base_url)
+    try:
+        with pytest.raises(SessionNotStartedError):
+            await retry_connect(
+                lambda: RealtimeSession.connect(http, endpoint, timeout=0.3),
+                budget=0.5,
+                delays=iter([0.01] * 50),
+            )
+        assert len(emulator.sessions) == 1
+    finally:
+        await emulator.stop()

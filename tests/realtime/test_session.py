@@ -464,3 +464,46 @@ async def test_reconfigure_after_speaking_keeps_the_voice(
         assert done.status == "completed"
     finally:
         await session.close()
+
+
+@pytest.mark.parametrize(
+    ("truncation", "wire"),
+    [
+        ("auto", "auto"),
+        ("disabled", "disabled"),
+        (ev.RetentionRatio(0.8), {"type": "retention_ratio", "retention_ratio": 0.8}),
+        (
+            ev.RetentionRatio(0.5, post_instructions_tokens=8000),
+            {
+                "type": "retention_ratio",
+                "retention_ratio": 0.5,
+                "token_limits": {"post_instructions": 8000},
+            },
+        ),
+    ],
+)
+def test_truncation_is_sent_in_ga_only(
+    truncation: ev.Truncation, wire: str | dict[str, Any]
+) -> None:
+    """GA sessions carry the context truncation setting; beta has no such field."""
+    config = ev.SessionConfig(truncation=truncation)
+    assert ev.session_update(config, "ga")["session"]["truncation"] == wire
+    assert "truncation" not in ev.session_update(config, "beta")["session"]
+    assert "truncation" not in ev.session_update(ev.SessionConfig(), "ga")["session"]
+
+
+async def test_truncation_reaches_the_server(
+    http: aiohttp.ClientSession, emu: RealtimeEmulator
+) -> None:
+    """The emulator (validating like the GA server) accepts and reports it."""
+    config = replace(CONFIG, truncation=ev.RetentionRatio(0.75))
+    session = await RealtimeSession.connect(http, _endpoint(emu), config, timeout=5)
+    try:
+        assert session.server_session["truncation"] == {
+            "type": "retention_ratio",
+            "retention_ratio": 0.75,
+        }
+        await session.configure(replace(CONFIG, truncation="disabled"))
+        assert session.server_session["truncation"] == "disabled"
+    finally:
+        await session.close()

@@ -26,6 +26,7 @@ from ..realtime.errors import (
     ConnectionLostError,
     RateLimitedError,
     ServerError,
+    SessionNotStartedError,
 )
 from ..realtime.session import FunctionCall
 from .tools import InvalidToolArgumentsError, short_tool_name
@@ -129,10 +130,9 @@ def error_for(err: Exception, host: str) -> TurnError:
 
 
 def _cannot_connect(err: CannotConnectError, host: str) -> str:
-    status = getattr(err, "status", None)
-    if isinstance(status, int) and status >= 500:
-        return f"{host} has a problem right now (HTTP {status}). Try again shortly."
-    if "no session" in str(err):
+    if err.status is not None and err.status >= 500:
+        return f"{host} has a problem right now (HTTP {err.status}). Try again shortly."
+    if isinstance(err, SessionNotStartedError):
         return f"{host} answered but did not start a session."
     return f"I can't reach {host}. Check the network or the integration's endpoint."
 

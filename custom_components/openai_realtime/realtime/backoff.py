@@ -42,19 +42,22 @@ async def retry_connect[T](
 ) -> T:
     """Run `connect`, trying again after transient connection failures.
 
-    Stops when the next attempt would start after `budget` seconds: a user waits
-    for this, so a blackholed endpoint (whose attempt itself times out) is not
-    tried again, while a refused or reset connection or an HTTP 5xx gets a few
-    quick retries. Other failures (auth, 4xx, rate limits) are raised at once.
+    Stops when the next attempt, taking as long as the last one did, would end
+    after `budget` seconds: a user waits for this, so a blackholed endpoint (whose
+    attempt itself times out) is not tried again, while a refused or reset
+    connection or an HTTP 5xx gets a few quick retries. Other failures (auth, 4xx,
+    rate limits) are raised at once.
     """
     started = time.monotonic()
     delays = delays or backoff_delays(base=0.2, cap=2.0)
     while True:
+        attempt = time.monotonic()
         try:
             return await connect()
         except CannotConnectError as err:
             delay = next(delays)
-            if not err.transient or time.monotonic() - started + delay > budget:
+            now = time.monotonic()
+            if not err.transient or (now - started) + delay + (now - attempt) > budget:
                 raise
             _LOGGER.debug("Connecting failed (%s); again in %.2f s", err, delay)
             await asyncio.sleep(delay)

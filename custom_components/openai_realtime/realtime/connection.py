@@ -22,8 +22,10 @@ from .errors import (
     ConnectionLostError,
     ProtocolError,
     RateLimitedError,
+    RealtimeError,
     ServerError,
     SessionExpiredError,
+    SessionNotStartedError,
 )
 from .events import ErrorEvent, ServerEvent, SessionCreated, parse_server_event
 
@@ -33,9 +35,15 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 20.0
-# Server events can be large (session.updated echoes every tool; retrieved items
-# carry whole audio). aiohttp's 4 MiB default is too small for some; 0 = no limit.
-MAX_MESSAGE_SIZE = 0
+# The largest frame we accept. aiohttp's 4 MiB default is too small for some real
+# events, and no limit (0) lets a broken server make us buffer anything. The
+# biggest events are `conversation.item.retrieved` (a whole item's audio in
+# base64: a reply at the 4,096-token output cap is about 205 s of 24 kHz PCM16,
+# 9.8 MB raw, 13.1 MB encoded; we never ask for items, but a server may send
+# them) and `session.updated` (instructions plus every tool: a hundred tools with
+# 1,024-character descriptions and their schemas stay well under 1 MB). Audio
+# deltas are small (a few KB per 100 ms). 16 MiB covers them all with room.
+MAX_MESSAGE_SIZE = 16 * 1024 * 1024
 
 # Close codes with a meaning of their own (see the protocol reference, §8.3).
 CLOSE_SESSION_EXPIRED = 1001
@@ -93,7 +101,7 @@ class RealtimeConnection:
                 first = await connection.receive()
         except TimeoutError as err:
             await connection.close()
-            raise CannotConnectError(
+            raise SessionNotStartedError(
                 f"{endpoint.http_base} accepted the websocket but sent no session"
             ) from err
         except BaseException:
@@ -162,6 +170,15 @@ class RealtimeConnection:
             reason = str(msg.data)
         if self._closing:
             return ConnectionLostError("The realtime connection was closed", code=code)
+        if (
+            msg.type is aiohttp.WSMsgType.ERROR
+            and code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+        ):
+            return ConnectionLostError(
+                "The realtime server sent a message larger than the "
+                f"{MAX_MESSAGE_SIZE // (1024 * 1024)} MiB limit; connection closed",
+                code=code,
+            )
         if code == CLOSE_SESSION_EXPIRED and "duration" in reason:
             return SessionExpiredError(reason or "Session expired", code=code)
         if code == CLOSE_INVALID_KEY:
@@ -181,6 +198,21 @@ class RealtimeConnection:
                 await self._ws.close()
             except (aiohttp.ClientError, ConnectionError, RuntimeError) as err:
                 _LOGGER.debug("Ignoring error while closing: %s", err)
+        _stop_heartbeat(self._ws)
+
+
+def _stop_heartbeat(ws: aiohttp.ClientWebSocketResponse) -> None:
+    """Cancel aiohttp's heartbeat timer, which may outlive a closed websocket.
+
+    aiohttp 3.14 re-arms the heartbeat whenever data arrives, closed or not: when
+    the server's close frame answers ours, `close()` returns with a ping timer
+    still scheduled (harmless, but a leak to any test that checks for timers).
+    Looked up by name: older aiohttp leaves nothing armed, and calling it after
+    close is a no-op there.
+    """
+    cancel = getattr(ws, "_cancel_heartbeat", None)
+    if callable(cancel):
+        cancel()
 
 
 def _handshake_error(status: int, message: str) -> Exception:
@@ -191,6 +223,7 @@ def _handshake_error(status: int, message: str) -> Exception:
     return CannotConnectError(
         f"The endpoint refused the realtime connection (HTTP {status} {message})",
         transient=status >= 500,
+        status=status,
     )
 
 
@@ -201,7 +234,7 @@ def _beta_hint(message: str) -> str:
     )
 
 
-def error_event_to_exception(event: ErrorEvent) -> Exception:
+def error_event_to_exception(event: ErrorEvent) -> RealtimeError:
     """Map a server `error` event to the typed exception callers branch on."""
     if event.code in _AUTH_CODES:
         return AuthenticationError(event.message)

@@ -15,13 +15,21 @@ class CannotConnectError(RealtimeError):
     """The endpoint could not be reached or refused the handshake (not an auth issue).
 
     `transient` failures (refused or reset connections, timeouts, HTTP 5xx) may
-    succeed when tried again; a 404 or another 4xx will not.
+    succeed when tried again; a 404 or another 4xx will not. `status` is the HTTP
+    status the handshake was refused with, if it got that far.
     """
 
-    def __init__(self, message: str, *, transient: bool = True) -> None:
-        """Keep whether trying again could help."""
+    def __init__(
+        self, message: str, *, transient: bool = True, status: int | None = None
+    ) -> None:
+        """Keep whether trying again could help, and the HTTP status."""
         super().__init__(message)
         self.transient = transient
+        self.status = status
+
+
+class SessionNotStartedError(CannotConnectError):
+    """The websocket opened but the server never sent `session.created`."""
 
 
 class AuthenticationError(RealtimeError):
@@ -66,6 +74,14 @@ class ServerError(RealtimeError):
         self.code = code
         self.error_type = error_type
         self.param = param
+
+
+class ResponseTimeoutError(RealtimeError, TimeoutError):
+    """A response went silent: no event for it within the session's deadline.
+
+    Also a TimeoutError, so callers that treat every deadline alike need not know
+    it. The response may still run on the server; cancel it if the session is kept.
+    """
 
 
 class TranscriptionFailedError(RealtimeError):

@@ -9,7 +9,6 @@ above this module sees one small set of typed events instead.
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 import json
@@ -78,6 +77,36 @@ class FunctionTool:
 
 
 @dataclass(frozen=True, slots=True)
+class RetentionRatio:
+    """GA context truncation that keeps a fraction of the conversation.
+
+    When the context is full, the server drops the oldest items until only
+    `retention_ratio` (0-1) of the tokens after the instructions remain: fewer,
+    larger cuts than "auto", so the cached prefix survives more turns.
+    `post_instructions_tokens` lowers the limit at which truncation starts.
+    """
+
+    retention_ratio: float
+    post_instructions_tokens: int | None = None
+
+    def to_wire(self) -> JsonDict:
+        """Return the `truncation` object."""
+        wire: JsonDict = {
+            "type": "retention_ratio",
+            "retention_ratio": self.retention_ratio,
+        }
+        if self.post_instructions_tokens is not None:
+            wire["token_limits"] = {"post_instructions": self.post_instructions_tokens}
+        return wire
+
+
+# What the GA server does when the conversation outgrows the model's context:
+# "auto" drops the oldest items as needed (the default), "disabled" drops nothing
+# and answers with an error instead, a RetentionRatio drops more at once.
+Truncation = Literal["auto", "disabled"] | RetentionRatio
+
+
+@dataclass(frozen=True, slots=True)
 class SessionConfig:
     """What we configure on a session; translated to the dialect's wire shape."""
 
@@ -94,6 +123,8 @@ class SessionConfig:
     max_output_tokens: int | Literal["inf"] | None = None
     # Beta only: GA has no temperature, so it is left out of GA updates.
     temperature: float | None = None
+    # GA only (beta has no such setting); None leaves the server's choice ("auto").
+    truncation: Truncation | None = None
 
 
 _GA_FORMATS: dict[AudioFormat, JsonDict] = {
@@ -138,6 +169,10 @@ def _session_ga(config: SessionConfig) -> JsonDict:
         session["instructions"] = config.instructions
     if config.max_output_tokens is not None:
         session["max_output_tokens"] = config.max_output_tokens
+    if isinstance(config.truncation, RetentionRatio):
+        session["truncation"] = config.truncation.to_wire()
+    elif config.truncation is not None:
+        session["truncation"] = config.truncation
     return session
 
 
@@ -276,11 +311,6 @@ def item_truncate(item_id: str, audio_end_ms: int, content_index: int = 0) -> Js
         "content_index": content_index,
         "audio_end_ms": max(0, int(audio_end_ms)),
     }
-
-
-def item_delete(item_id: str) -> JsonDict:
-    """Build `conversation.item.delete`."""
-    return {"type": "conversation.item.delete", "item_id": item_id}
 
 
 def response_create(
@@ -704,10 +734,20 @@ def _d(data: Mapping[str, Any], key: str) -> JsonDict:
     return value
 
 
+def _dicts(data: Mapping[str, Any], key: str) -> list[JsonDict]:
+    """A list field's objects (other elements are dropped); absent or null = []."""
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise KeyError(key)
+    return [element for element in value if isinstance(element, dict)]
+
+
 def _b64(data: Mapping[str, Any], key: str) -> bytes:
     try:
         return base64.b64decode(_s(data, key), validate=True)
-    except binascii.Error as err:
+    except ValueError as err:  # bad padding or alphabet (binascii.Error), non-ASCII
         raise KeyError(key) from err
 
 
@@ -828,9 +868,7 @@ _PARSERS: dict[str, _Parser] = {
     "response.function_call_arguments.done": lambda d: FunctionArgumentsDone(
         *_ids(d), _s(d, "call_id"), _s(d, "arguments"), _opt_s(d, "name")
     ),
-    "rate_limits.updated": lambda d: RateLimitsUpdated(
-        [r for r in d.get("rate_limits") or [] if isinstance(r, dict)]
-    ),
+    "rate_limits.updated": lambda d: RateLimitsUpdated(_dicts(d, "rate_limits")),
 }
 
 
@@ -839,13 +877,17 @@ def parse_server_event(raw: str | bytes) -> ServerEvent | None:
 
     Returns None, after logging, for anything that must be skipped rather than
     raised: unknown event types (debug: servers add events over time) and malformed
-    frames (warning: bad JSON, missing or mistyped fields). A skipped frame never
-    stops the session.
+    frames (warning: bad JSON, JSON nested too deep to parse, missing or mistyped
+    fields). A skipped frame never stops the session.
     """
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         _LOGGER.warning("Skipping a frame that is not JSON: %.80r", raw)
+        return None
+    except RecursionError:
+        # Nested deeper than the parser's stack: no real event comes near that.
+        _LOGGER.warning("Skipping a malformed frame nested too deep: %.80r", raw)
         return None
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         _LOGGER.warning("Skipping a frame without an event type: %.80r", raw)
@@ -859,6 +901,6 @@ def parse_server_event(raw: str | bytes) -> ServerEvent | None:
         return None
     try:
         return parser(data)
-    except KeyError as err:
+    except (KeyError, TypeError, ValueError) as err:
         _LOGGER.warning("Skipping malformed %s event (field %s)", event_type, err)
         return None

@@ -4,8 +4,13 @@ One reader task owns the websocket's receive side and routes every server event:
 replies to our requests (matched by `event_id` or by kind), response events to the
 `ResponseStream` they belong to (matched by the metadata tag we put on each
 `response.create`), transcripts to whoever waits for them, and everything to
-listeners. A lost connection fails every waiter with the same typed error, so no
-caller hangs.
+listeners.
+
+No caller hangs, whatever the server sends: every waiter ends with its reply, a
+typed failure, the loss of the connection, or a deadline (each request's timeout;
+for a response, `response_idle_timeout` of silence). The reader skips what it
+cannot use and never dies of a server event. What the session keeps for a long
+conversation is bounded (recent history, recent transcripts).
 """
 
 from __future__ import annotations
@@ -21,15 +26,19 @@ from typing import TYPE_CHECKING, Any, Literal
 from . import events as ev
 from .connection import RealtimeConnection, error_event_to_exception
 from .errors import (
+    AuthenticationError,
+    BetaApiDisabledError,
     ConnectionLostError,
+    RateLimitedError,
     RealtimeError,
+    ResponseTimeoutError,
     ServerError,
     SessionExpiredError,
     TranscriptionFailedError,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator, Callable, Coroutine
 
     import aiohttp
 
@@ -38,7 +47,23 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = 10.0
+# Longest silence from the server within one response (before its response.created
+# too) before the response fails with ResponseTimeoutError.
+RESPONSE_IDLE_TIMEOUT = 60.0
+# Recent conversation items kept for replay after a reconnect (a reopened session
+# replays a few dozen at most; older context is the server's to summarise).
+HISTORY_LIMIT = 64
+# Transcripts that arrived before anyone asked for them, kept for a late ask.
+TRANSCRIPT_LIMIT = 32
+# Responses the server started itself (turn detection) awaiting a reader of
+# `server_responses`; the oldest unread ones make room for new ones.
+SERVER_RESPONSE_LIMIT = 16
+
 _REF_KEY = "client_ref"  # metadata key tying a response to the request that made it
+_ACTIVE_RESPONSE = "conversation_already_has_active_response"
+_CANCEL_NOT_ACTIVE = "response_cancel_not_active"
+# Errors that name no request but stop every response of the session.
+_FAILS_ALL_RESPONSES = (RateLimitedError, AuthenticationError, BetaApiDisabledError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +107,8 @@ class ResponseStream:
         """Create an empty stream; the session feeds it."""
         self.ref = ref
         self.response_id: str | None = None
+        # The server's last word on the response (also when it failed).
         self.done: ev.ResponseDone | None = None
-        self.item_ids: list[str] = []
         self.function_calls: list[FunctionCall] = []
         self._queue: asyncio.Queue[ResponseEvent | BaseException] = asyncio.Queue()
         self._text: list[str] = []
@@ -104,19 +129,22 @@ class ResponseStream:
             return
         if isinstance(event, ev.TextDelta | ev.TranscriptDelta):
             self._text.append(event.delta)
-        elif isinstance(event, ev.OutputItemAdded):
-            if item_id := event.item.get("id"):
-                self.item_ids.append(str(item_id))
         elif isinstance(event, FunctionCall):
+            if any(
+                (c.call_id, c.item_id) == (event.call_id, event.item_id)
+                for c in self.function_calls
+            ):
+                return  # the server repeated the item: one call runs once
             self.function_calls.append(event)
         elif isinstance(event, ev.ResponseDone):
             self.done = event
             self._finished = True
         self._queue.put_nowait(event)
 
-    def _fail(self, err: BaseException) -> None:
+    def _fail(self, err: BaseException, done: ev.ResponseDone | None = None) -> None:
         if not self._finished:
             self._finished = True
+            self.done = done
             self._queue.put_nowait(err)
 
     @property
@@ -125,7 +153,11 @@ class ResponseStream:
         return self._finished
 
     def __aiter__(self) -> AsyncIterator[ResponseEvent]:
-        """Iterate the events; raises the session's error if the response breaks."""
+        """Iterate the events; raises the session's error if the response breaks.
+
+        Raises ResponseTimeoutError (a TimeoutError too) when the server sent
+        nothing for this response within the session's `response_idle_timeout`.
+        """
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[ResponseEvent]:
@@ -152,38 +184,82 @@ class _Waiter:
     event_id: str | None = None
 
 
+@dataclass(slots=True, eq=False)
+class _Flight:
+    """The session's bookkeeping for a response it routes events to."""
+
+    stream: ResponseStream
+    request: dict[str, Any] | None = None  # our response.create (None: the server's)
+    event_id: str | None = None  # that event's id, until the response starts
+    cancel_active: bool = False  # on "active response": cancel it, ask again (once)
+    heard_at: float = 0.0  # loop time of the last event for it
+    deadline: asyncio.TimerHandle | None = None
+
+
+@dataclass(slots=True)
+class _Transcript:
+    future: asyncio.Future[str]
+    waiting: int = 0  # callers in wait_transcript
+
+
 @dataclass(slots=True)
 class _State:
     waiters: list[_Waiter] = field(default_factory=list)
-    pending: dict[str, ResponseStream] = field(default_factory=dict)  # ref -> stream
-    by_event: dict[str, ResponseStream] = field(
-        default_factory=dict
-    )  # event_id -> stream
-    streams: dict[str, ResponseStream] = field(default_factory=dict)  # response_id
-    transcripts: dict[str, asyncio.Future[str]] = field(default_factory=dict)
+    # Responses asked for and not started yet, by our metadata tag (ref) and by
+    # the event_id of their response.create; then, started, by response_id.
+    pending: dict[str, _Flight] = field(default_factory=dict)
+    by_event: dict[str, _Flight] = field(default_factory=dict)
+    streams: dict[str, _Flight] = field(default_factory=dict)
+    transcripts: dict[str, _Transcript] = field(default_factory=dict)  # item_id
+
+
+def _reject[T](future: asyncio.Future[T], err: BaseException) -> None:
+    """Fail a future and mark its exception seen: its caller may be gone."""
+    if not future.done():
+        future.set_exception(err)
+        future.exception()
+
+
+def _seen(task: asyncio.Task[Any]) -> None:
+    """Done callback: a task's failure is its awaiter's, not asyncio's, to report."""
+    if not task.cancelled():
+        task.exception()
 
 
 class RealtimeSession:
     """A configured realtime session over one connection."""
 
     def __init__(
-        self, connection: RealtimeConnection, created: ev.SessionCreated
+        self,
+        connection: RealtimeConnection,
+        created: ev.SessionCreated,
+        *,
+        history_limit: int = HISTORY_LIMIT,
+        response_idle_timeout: float = RESPONSE_IDLE_TIMEOUT,
     ) -> None:
-        """Take over an open connection; prefer `RealtimeSession.connect()`."""
+        """Take over an open connection; prefer `RealtimeSession.connect()`.
+
+        `history` keeps the last `history_limit` items; a response that hears
+        nothing from the server for `response_idle_timeout` seconds fails.
+        """
         self.connection = connection
         self.dialect: Dialect = connection.endpoint.dialect
         self.server_session: dict[str, Any] = created.session
         self.history: list[HistoryEntry] = []
-        self.item_ids: list[str] = []
-        self.responses: list[ResponseStream] = []
-        self.server_responses: asyncio.Queue[ResponseStream] = asyncio.Queue()
+        self.history_limit = history_limit
+        self.response_idle_timeout = response_idle_timeout
+        self.server_responses: asyncio.Queue[ResponseStream] = asyncio.Queue(
+            maxsize=SERVER_RESPONSE_LIMIT
+        )
         self.error: RealtimeError | None = None
         self._state = _State()
         self._listeners: list[Callable[[ev.ServerEvent], None]] = []
         self._refs = itertools.count(1)
         self._ref_prefix = secrets.token_hex(3)
         self._expired_message: str | None = None
-        self._reader = asyncio.get_running_loop().create_task(
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop = asyncio.get_running_loop()
+        self._reader = self._loop.create_task(
             self._read_loop(), name="openai_realtime reader"
         )
 
@@ -195,12 +271,22 @@ class RealtimeSession:
         config: ev.SessionConfig | None = None,
         *,
         timeout: float = REQUEST_TIMEOUT,
+        history_limit: int = HISTORY_LIMIT,
+        response_idle_timeout: float = RESPONSE_IDLE_TIMEOUT,
     ) -> RealtimeSession:
-        """Open a connection and, if given, apply `config` before returning."""
+        """Open a connection and, if given, apply `config` before returning.
+
+        Raises TimeoutError when the server does not confirm `config` in time.
+        """
         connection, created = await RealtimeConnection.open(
             http, endpoint, timeout=timeout
         )
-        session = cls(connection, created)
+        session = cls(
+            connection,
+            created,
+            history_limit=history_limit,
+            response_idle_timeout=response_idle_timeout,
+        )
         if config is not None:
             try:
                 await session.configure(config, timeout=timeout)
@@ -219,10 +305,7 @@ class RealtimeSession:
     @property
     def active_response(self) -> ResponseStream | None:
         """The response currently being generated, if any."""
-        for stream in self._state.streams.values():
-            if not stream.finished:
-                return stream
-        return None
+        return next((flight.stream for flight in self._state.streams.values()), None)
 
     def add_listener(
         self, listener: Callable[[ev.ServerEvent], None]
@@ -236,7 +319,10 @@ class RealtimeSession:
     async def configure(
         self, config: ev.SessionConfig, *, timeout: float = REQUEST_TIMEOUT
     ) -> dict[str, Any]:
-        """Send `session.update` and wait for `session.updated` (or the error)."""
+        """Send `session.update` and wait for `session.updated` (or the error).
+
+        Raises TimeoutError after `timeout` seconds without either.
+        """
         if config.voice == ev.session_voice(self.server_session, self.dialect):
             # The voice is fixed once the session has spoken: leave it as it is.
             config = replace(config, voice=None)
@@ -255,7 +341,10 @@ class RealtimeSession:
             await self._send(ev.input_audio_append(audio))
 
     async def commit(self, *, timeout: float = REQUEST_TIMEOUT) -> str:
-        """Commit the input buffer as a user item; return the item id."""
+        """Commit the input buffer as a user item; return the item id.
+
+        Raises TimeoutError after `timeout` seconds without the server's answer.
+        """
         return await (await self.start_commit(timeout=timeout))
 
     async def start_commit(
@@ -265,7 +354,8 @@ class RealtimeSession:
 
         The commit is on the wire when this returns, so a `response.create` sent next
         answers this audio (the server handles events in order, and fixes a
-        response's input when it is created) without waiting a round trip.
+        response's input when it is created) without waiting a round trip. The
+        task raises TimeoutError after `timeout` seconds without the server's answer.
         """
         waiter = self._add_waiter(lambda e: isinstance(e, ev.AudioCommitted))
         event = ev.input_audio_commit()
@@ -285,9 +375,9 @@ class RealtimeSession:
             assert isinstance(done, ev.AudioCommitted)
             return done.item_id
 
-        return asyncio.get_running_loop().create_task(
-            committed(), name="openai_realtime commit"
-        )
+        task = self._loop.create_task(committed(), name="openai_realtime commit")
+        task.add_done_callback(_seen)  # a caller may drop the task unawaited
+        return task
 
     async def clear_audio(self) -> None:
         """Drop whatever is in the input buffer."""
@@ -297,8 +387,7 @@ class RealtimeSession:
         """Add a user text message to the conversation; return its item id."""
         item_id = self._new_item_id()
         await self._send(ev.item_create(ev.user_text_item(text, item_id)))
-        self.item_ids.append(item_id)
-        self.history.append(HistoryEntry("user", text=text, item_id=item_id))
+        self._remember(HistoryEntry("user", text=text, item_id=item_id))
         return item_id
 
     async def send_function_result(self, call_id: str, output: str) -> str:
@@ -306,8 +395,7 @@ class RealtimeSession:
         item_id = self._new_item_id()
         item = ev.function_call_output_item(call_id, output, item_id)
         await self._send(ev.item_create(item))
-        self.item_ids.append(item_id)
-        self.history.append(
+        self._remember(
             HistoryEntry(
                 "function_call_output", text=output, call_id=call_id, item_id=item_id
             )
@@ -331,8 +419,7 @@ class RealtimeSession:
             else:
                 item = ev.function_call_output_item(entry.call_id, entry.text, item_id)
             await self._send(ev.item_create(item))
-            self.item_ids.append(item_id)
-            self.history.append(
+            self._remember(
                 HistoryEntry(entry.kind, entry.text, entry.call_id, entry.name, item_id)
             )
 
@@ -342,35 +429,48 @@ class RealtimeSession:
         modalities: tuple[ev.Modality, ...] | None = None,
         instructions: str | None = None,
         out_of_band_input: list[dict[str, Any]] | None = None,
+        cancel_active: bool = False,
     ) -> ResponseStream:
-        """Ask for a response; returns its stream at once (events follow)."""
+        """Ask for a response; returns its stream at once (events follow).
+
+        The server runs one response at a time in the conversation. If one is
+        still running (say, after an `error` ended ours on our side only), it
+        refuses with `conversation_already_has_active_response`: the stream raises
+        that ServerError, or, with `cancel_active`, the session cancels the
+        running response and asks once more.
+        """
         ref = f"{self._ref_prefix}-{next(self._refs)}"
         stream = ResponseStream(ref)
-        event = ev.response_create(
+        request = ev.response_create(
             self.dialect,
             modalities=modalities,
             instructions=instructions,
             metadata={_REF_KEY: ref},
             out_of_band_input=out_of_band_input,
         )
-        event_id = event["event_id"] = self.connection.next_event_id()
-        self._state.pending[ref] = stream
-        self._state.by_event[event_id] = stream
-        self.responses.append(stream)
+        flight = _Flight(stream, request, cancel_active=cancel_active)
+        self._state.pending[ref] = flight
+        self._watch(flight)
         try:
-            await self._send(event)
+            await self._send_create(flight)
         except BaseException:
-            self._state.pending.pop(ref, None)
-            self._state.by_event.pop(event_id, None)
+            self._untrack(flight)
             raise
         return stream
 
     async def cancel_response(self, stream: ResponseStream | None = None) -> None:
-        """Cancel a response (default: the active one); harmless if it already ended."""
+        """Cancel a response (default: the active one); harmless if it already ended.
+
+        A stream that failed on our side (an `error`, a deadline) may still run on
+        the server: it is cancelled there too, unless its `response.done` came.
+        Nothing runs once the connection is gone.
+        """
         target = stream or self.active_response
-        if target is None or target.finished:
+        if target is None or target.done is not None or self.error is not None:
             return
         if target.response_id is None:
+            if target.finished:
+                return  # refused, or never heard of: nothing of it runs
             # Not started yet: cancel whatever the server has active.
             await self._send(ev.response_cancel())
             return
@@ -383,10 +483,21 @@ class RealtimeSession:
     async def wait_transcript(
         self, item_id: str, *, timeout: float = REQUEST_TIMEOUT
     ) -> str:
-        """Wait for the input transcription of a user audio item."""
-        future = self._transcript_future(item_id)
-        async with asyncio.timeout(timeout):
-            return await asyncio.shield(future)
+        """Wait for the input transcription of a user audio item.
+
+        Raises TranscriptionFailedError if the server could not transcribe it, and
+        TimeoutError after `timeout` seconds without either outcome.
+        """
+        record = self._transcript(item_id)
+        record.waiting += 1
+        try:
+            async with asyncio.timeout(timeout):
+                return await asyncio.shield(record.future)
+        finally:
+            record.waiting -= 1
+            if not record.waiting and self._state.transcripts.get(item_id) is record:
+                # Asked and answered (or given up on): a late outcome starts afresh.
+                del self._state.transcripts[item_id]
 
     async def close(self) -> None:
         """Close the websocket and stop the reader; fails anything still waiting."""
@@ -395,6 +506,10 @@ class RealtimeSession:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         self._fail_all(ConnectionLostError("The realtime session was closed"))
 
     # --- internals -------------------------------------------------------------------
@@ -402,18 +517,26 @@ class RealtimeSession:
     def _new_item_id(self) -> str:
         return f"item_{secrets.token_hex(8)}"
 
+    def _remember(self, entry: HistoryEntry) -> None:
+        """Add to the history, keeping only the most recent `history_limit`."""
+        self.history.append(entry)
+        if len(self.history) > self.history_limit:
+            del self.history[: len(self.history) - self.history_limit]
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = self._loop.create_task(coro, name="openai_realtime session")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_seen)
+
     async def _send(self, event: dict[str, Any]) -> str:
         if self.error is not None:
             raise self.error
         return await self.connection.send(event)
 
     def _add_waiter(self, match: Callable[[ev.ServerEvent], bool]) -> _Waiter:
-        future: asyncio.Future[ev.ServerEvent] = (
-            asyncio.get_running_loop().create_future()
-        )
+        future: asyncio.Future[ev.ServerEvent] = self._loop.create_future()
         waiter = _Waiter(match, future)
-        if self.error is not None:
-            future.set_exception(self.error)
         self._state.waiters.append(waiter)
         return waiter
 
@@ -436,20 +559,162 @@ class RealtimeSession:
         finally:
             self._drop_waiter(waiter)
 
-    def _transcript_future(self, item_id: str) -> asyncio.Future[str]:
-        future = self._state.transcripts.get(item_id)
-        if future is None:
-            future = asyncio.get_running_loop().create_future()
+    def _transcript(self, item_id: str) -> _Transcript:
+        """The transcript record of an item, made on first mention."""
+        transcripts = self._state.transcripts
+        record = transcripts.get(item_id)
+        if record is None:
+            record = transcripts[item_id] = _Transcript(self._loop.create_future())
             if self.error is not None:
-                future.set_exception(self.error)
-                future.exception()  # mark retrieved: nobody may ever await it
-            self._state.transcripts[item_id] = future
-        return future
+                _reject(record.future, self.error)
+            if len(transcripts) > TRANSCRIPT_LIMIT:
+                # Forget the oldest that nobody is waiting for.
+                idle = [
+                    key
+                    for key, old in transcripts.items()
+                    if not old.waiting and key != item_id
+                ]
+                for key in idle[: len(transcripts) - TRANSCRIPT_LIMIT]:
+                    del transcripts[key]
+        return record
+
+    # --- responses: start, watch, end ---------------------------------------------
+
+    async def _send_create(self, flight: _Flight) -> None:
+        """Send (or send again) the response.create, under a new event id."""
+        assert flight.request is not None
+        event = dict(flight.request)
+        event_id = event["event_id"] = self.connection.next_event_id()
+        if flight.event_id is not None:
+            self._state.by_event.pop(flight.event_id, None)
+        flight.event_id = event_id
+        self._state.by_event[event_id] = flight
+        await self._send(event)
+
+    def _watch(self, flight: _Flight) -> None:
+        """Start (or restart) the response's silence deadline."""
+        flight.heard_at = self._loop.time()
+        if flight.deadline is None:
+            flight.deadline = self._loop.call_at(
+                flight.heard_at + self.response_idle_timeout,
+                self._check_silence,
+                flight,
+            )
+
+    def _check_silence(self, flight: _Flight) -> None:
+        flight.deadline = None
+        if flight.stream.finished:
+            return
+        due = flight.heard_at + self.response_idle_timeout
+        if self._loop.time() < due:  # heard since: sleep until the new deadline
+            flight.deadline = self._loop.call_at(due, self._check_silence, flight)
+            return
+        self._end(
+            flight,
+            ResponseTimeoutError(
+                "The server sent nothing for this response in "
+                f"{self.response_idle_timeout:g} s"
+            ),
+        )
+
+    def _start(self, flight: _Flight, response_id: str) -> None:
+        """The server started the response (or ended it unannounced)."""
+        state = self._state
+        ref = flight.stream.ref
+        if ref is not None and state.pending.get(ref) is flight:
+            del state.pending[ref]
+        if flight.event_id is not None:
+            state.by_event.pop(flight.event_id, None)
+            flight.event_id = None
+        flight.request = None
+        flight.stream.response_id = response_id
+        state.streams[response_id] = flight
+        flight.heard_at = self._loop.time()
+
+    def _untrack(self, flight: _Flight) -> None:
+        """Forget the response everywhere and stop its deadline."""
+        state = self._state
+        ref, response_id = flight.stream.ref, flight.stream.response_id
+        if ref is not None and state.pending.get(ref) is flight:
+            del state.pending[ref]
+        if (
+            flight.event_id is not None
+            and state.by_event.get(flight.event_id) is flight
+        ):
+            del state.by_event[flight.event_id]
+        if response_id is not None and state.streams.get(response_id) is flight:
+            del state.streams[response_id]
+        if flight.deadline is not None:
+            flight.deadline.cancel()
+            flight.deadline = None
+        flight.request = None
+
+    def _end(
+        self,
+        flight: _Flight,
+        outcome: ev.ResponseDone | RealtimeError,
+        done: ev.ResponseDone | None = None,
+    ) -> None:
+        """The response's last event: its response.done, or a failure (`done` if
+        the server reported it)."""
+        self._untrack(flight)
+        if isinstance(outcome, ev.ResponseDone):
+            flight.stream._feed(outcome)  # noqa: SLF001 - the session owns its streams
+        else:
+            flight.stream._fail(outcome, done)  # noqa: SLF001
+
+    def _flight_for(
+        self, response_id: str, metadata: dict[str, Any] | None
+    ) -> _Flight | None:
+        """The response an event belongs to: by id, else by our metadata tag."""
+        state = self._state
+        flight = state.streams.get(response_id)
+        if flight is not None:
+            return flight
+        ref = _ref(metadata)
+        if ref is None:
+            return None
+        return state.pending.get(ref) or next(
+            (f for f in state.streams.values() if f.stream.ref == ref), None
+        )
+
+    async def _cancel_and_ask_again(self, flight: _Flight) -> None:
+        """The server refused our request while another response ran: cancel that
+        one, wait for its end (or "nothing active"), and ask once more."""
+        waiter = self._add_waiter(lambda e: isinstance(e, ev.ResponseDone))
+        cancel = ev.response_cancel()
+        waiter.event_id = cancel["event_id"] = self.connection.next_event_id()
+        try:
+            await self._send(cancel)
+            async with asyncio.timeout(
+                min(REQUEST_TIMEOUT, self.response_idle_timeout / 2)
+            ):
+                await waiter.future
+        except (RealtimeError, TimeoutError) as err:
+            _LOGGER.debug("Cancelling the active response: %s", err)
+        finally:
+            self._drop_waiter(waiter)
+        if flight.stream.finished:
+            return
+        try:
+            self._watch(flight)
+            await self._send_create(flight)
+        except RealtimeError as err:
+            self._end(flight, err)
+
+    # --- the reader --------------------------------------------------------------
 
     async def _read_loop(self) -> None:
         try:
             while True:
-                self._dispatch(await self.connection.receive())
+                event = await self.connection.receive()
+                try:
+                    self._dispatch(event)
+                except Exception:
+                    # A bug of ours, not the server's: skip the event, keep reading.
+                    _LOGGER.exception(
+                        "Realtime event handling failed for %s", type(event).__name__
+                    )
         except asyncio.CancelledError:
             raise
         except RealtimeError as err:
@@ -463,17 +728,13 @@ class RealtimeSession:
     def _fail_all(self, err: RealtimeError) -> None:
         if self.error is None:
             self.error = err
-        for waiter in self._state.waiters:
-            if not waiter.future.done():
-                waiter.future.set_exception(err)
-        for stream in [*self._state.pending.values(), *self._state.streams.values()]:
-            stream._fail(err)  # noqa: SLF001 - the session owns its streams
-        for future in self._state.transcripts.values():
-            if not future.done():
-                future.set_exception(err)
-                future.exception()  # a caller may never ask for this transcript
-        self._state.pending.clear()
-        self._state.streams.clear()
+        state = self._state
+        for waiter in state.waiters:
+            _reject(waiter.future, err)
+        for flight in [*state.pending.values(), *state.streams.values()]:
+            self._end(flight, err)
+        for record in state.transcripts.values():
+            _reject(record.future, err)
 
     def _dispatch(self, event: ev.ServerEvent) -> None:
         if isinstance(event, ev.ErrorEvent):
@@ -493,55 +754,59 @@ class RealtimeSession:
         err = error_event_to_exception(event)
         if event.code == "session_expired":
             self._expired_message = event.message
+        state = self._state
         if event.event_id:
-            stream = self._state.by_event.pop(event.event_id, None)
-            if stream is not None:
-                if stream.ref:
-                    self._state.pending.pop(stream.ref, None)
-                stream._fail(err)  # noqa: SLF001
+            flight = state.by_event.get(event.event_id)
+            if flight is not None:
+                if event.code == _ACTIVE_RESPONSE and flight.cancel_active:
+                    flight.cancel_active = False  # once
+                    state.by_event.pop(event.event_id, None)
+                    flight.event_id = None
+                    self._spawn(self._cancel_and_ask_again(flight))
+                else:
+                    self._end(flight, err)
                 return
-            for waiter in self._state.waiters:
+            for waiter in state.waiters:
                 if waiter.event_id == event.event_id and not waiter.future.done():
-                    waiter.future.set_exception(err)
+                    _reject(waiter.future, err)
                     return
+            if event.code == _CANCEL_NOT_ACTIVE:
+                _LOGGER.debug("Nothing to cancel: %s", event.message)
+                return
             _LOGGER.warning("Realtime server error: %s", err)
             return
-        active = self.active_response
-        if active is not None and isinstance(err, ServerError):
-            active._fail(err)  # noqa: SLF001
+        # The error names no request of ours.
+        if isinstance(err, _FAILS_ALL_RESPONSES):
+            for flight in [*state.pending.values(), *state.streams.values()]:
+                self._end(flight, err)
+        elif isinstance(err, ServerError) and state.streams:
+            self._end(next(iter(state.streams.values())), err)  # the active one
         _LOGGER.warning("Realtime server error: %s", err)
 
     def _route(self, event: ev.ServerEvent) -> None:
-        state = self._state
         if isinstance(event, ev.ResponseCreated):
-            ref = (event.metadata or {}).get(_REF_KEY)
-            stream = state.pending.pop(str(ref), None) if ref else None
-            if stream is None:  # started by the server (VAD), not by us
-                stream = ResponseStream(None)
-                self.responses.append(stream)
-                self.server_responses.put_nowait(stream)
-            else:
-                state.by_event = {
-                    k: v for k, v in state.by_event.items() if v is not stream
-                }
-            stream.response_id = event.response_id
-            state.streams[event.response_id] = stream
+            self._on_response_created(event)
         elif isinstance(event, ev.AudioCommitted):
             # Ours or the server's (turn detection): either way a user turn to keep.
-            if event.item_id not in self.item_ids:
-                self.item_ids.append(event.item_id)
-                self.history.append(HistoryEntry("user", item_id=event.item_id))
+            if not self._in_history(event.item_id):
+                self._remember(HistoryEntry("user", item_id=event.item_id))
         elif isinstance(event, ev.TranscriptionCompleted):
-            self._transcript_future(event.item_id).set_result(event.transcript)
+            future = self._transcript(event.item_id).future
+            if future.done():
+                _LOGGER.debug("Ignoring another transcription of %s", event.item_id)
+                return
+            future.set_result(event.transcript)
             for entry in self.history:
                 if entry.item_id == event.item_id:
                     entry.text = event.transcript
         elif isinstance(event, ev.TranscriptionFailed):
-            future = self._transcript_future(event.item_id)
-            if not future.done():
-                future.set_exception(TranscriptionFailedError(event.message))
+            _reject(
+                self._transcript(event.item_id).future,
+                TranscriptionFailedError(event.message),
+            )
         elif isinstance(event, ev.OutputItemDone):
-            self._on_output_item_done(event)
+            flight = self._heard(event.response_id)
+            self._on_output_item(event.item, flight.stream if flight else None)
         elif isinstance(
             event,
             ev.TextDelta
@@ -552,59 +817,118 @@ class RealtimeSession:
             | ev.AudioDone
             | ev.OutputItemAdded,
         ):
-            if stream := state.streams.get(event.response_id):
-                stream._feed(event)  # noqa: SLF001
+            if flight := self._heard(event.response_id):
+                flight.stream._feed(event)  # noqa: SLF001
         elif isinstance(event, ev.ResponseDone):
             self._on_response_done(event)
 
-    def _on_output_item_done(self, event: ev.OutputItemDone) -> None:
-        item = event.item
-        stream = self._state.streams.get(event.response_id)
-        item_id = str(item.get("id", ""))
-        if item_id and item_id not in self.item_ids:
-            self.item_ids.append(item_id)
+    def _heard(self, response_id: str) -> _Flight | None:
+        """The response an event is for, if we follow it; its deadline restarts."""
+        flight = self._state.streams.get(response_id)
+        if flight is not None:
+            flight.heard_at = self._loop.time()
+        return flight
+
+    def _in_history(self, item_id: str) -> bool:
+        return bool(item_id) and any(e.item_id == item_id for e in self.history)
+
+    def _on_response_created(self, event: ev.ResponseCreated) -> None:
+        state = self._state
+        if event.response_id in state.streams:
+            _LOGGER.warning(
+                "Ignoring a repeated response.created (%s)", event.response_id
+            )
+            return
+        ref = _ref(event.metadata)
+        if ref is not None:
+            if (flight := state.pending.get(ref)) is not None:
+                self._start(flight, event.response_id)
+                return
+            if ref.startswith(f"{self._ref_prefix}-"):
+                # Ours, and started already (a repeat under another id) or over.
+                _LOGGER.warning(
+                    "Ignoring response.created %s for a request already answered",
+                    event.response_id,
+                )
+                return
+        flight = _Flight(ResponseStream(None))  # started by the server (VAD), not us
+        self._start(flight, event.response_id)
+        self._watch(flight)
+        queue = self.server_responses
+        if queue.full():
+            queue.get_nowait()  # nobody reads them: keep the recent ones
+        queue.put_nowait(flight.stream)
+
+    def _on_output_item(
+        self, item: dict[str, Any], stream: ResponseStream | None
+    ) -> None:
+        """Record a finished output item; a function call also goes to its stream."""
+        item_id = str(item.get("id") or "")
         if item.get("type") == "function_call":
             call = FunctionCall(
-                call_id=str(item.get("call_id", "")),
-                name=str(item.get("name", "")),
+                call_id=str(item.get("call_id") or ""),
+                name=str(item.get("name") or ""),
                 arguments=str(item.get("arguments") or ""),
                 item_id=item_id,
             )
-            self.history.append(
-                HistoryEntry(
-                    "function_call", call.arguments, call.call_id, call.name, item_id
+            if not self._in_history(item_id):
+                self._remember(
+                    HistoryEntry(
+                        "function_call",
+                        call.arguments,
+                        call.call_id,
+                        call.name,
+                        item_id,
+                    )
                 )
-            )
-            if stream:
+            if stream is not None:
                 stream._feed(call)  # noqa: SLF001
         elif item.get("type") == "message" and item.get("role") == "assistant":
             text = _message_text(item) or (stream.text if stream else "")
-            if text:
-                self.history.append(
-                    HistoryEntry("assistant", text=text, item_id=item_id)
-                )
+            if text and not self._in_history(item_id):
+                self._remember(HistoryEntry("assistant", text=text, item_id=item_id))
 
     def _on_response_done(self, event: ev.ResponseDone) -> None:
-        stream = self._state.streams.pop(event.response_id, None)
-        if stream is None:
+        flight = self._flight_for(event.response_id, event.metadata)
+        if flight is None:
+            _LOGGER.debug("response.done for a response we do not follow")
             return
+        if flight.stream.response_id is None:  # ended before it was announced
+            self._start(flight, event.response_id)
         if event.status == "failed":
             error = event.error or {}
-            stream._fail(  # noqa: SLF001
-                ServerError(
-                    str(error.get("message") or "The response failed"),
-                    code=error.get("code"),
-                    error_type=error.get("type"),
-                )
+            failure = ServerError(
+                str(error.get("message") or "The response failed"),
+                code=_opt_str(error.get("code")),
+                error_type=_opt_str(error.get("type")),
             )
+            self._end(flight, failure, event)
             return
-        stream._feed(event)  # noqa: SLF001
+        # Items whose output_item.done we missed are whole in the response's output.
+        for item in event.output:
+            if item.get("status") in (None, "completed"):
+                self._on_output_item(item, flight.stream)
+        self._end(flight, event)
+
+
+def _ref(metadata: dict[str, Any] | None) -> str | None:
+    """Our tag in a response's metadata."""
+    ref = (metadata or {}).get(_REF_KEY)
+    return ref if isinstance(ref, str) and ref else None
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _message_text(item: dict[str, Any]) -> str:
-    parts = item.get("content") or []
-    return "".join(
-        str(part.get("text") or part.get("transcript") or "")
-        for part in parts
-        if isinstance(part, dict)
-    )
+    parts = item.get("content")
+    if not isinstance(parts, list):
+        return ""
+    texts: list[str] = []
+    for part in parts:
+        if isinstance(part, dict):
+            text = part.get("text") or part.get("transcript")
+            if isinstance(text, str):
+                texts.append(text)
+    return "".join(texts)
