@@ -86,11 +86,10 @@ def _runtime(runtime: EntryRuntime) -> dict[str, Any]:
 
 def _conversation(conv: Conversation) -> dict[str, Any]:
     session = conv.session
-    history = session.history if session is not None else conv.history
     return {
         "session_open": session is not None and not session.closed,
         "websockets_opened": conv.opened,
-        "history_items": len(history),
+        "chat_log_items_held": conv.position.held,
         "voice_turn": conv.voice_turn.state if conv.voice_turn is not None else None,
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from homeassistant.components import conversation
 from homeassistant.core import HomeAssistant
 import pytest
 
@@ -15,7 +16,6 @@ from custom_components.openai_realtime.bridge.conversations import (
 )
 from custom_components.openai_realtime.bridge.voice_turn import TurnState
 from custom_components.openai_realtime.realtime import events as ev
-from custom_components.openai_realtime.realtime.session import HistoryEntry
 
 from .fake_model import FakeSession
 
@@ -59,21 +59,61 @@ async def test_a_conversation_reuses_its_session(
     assert len(opened) == 1 and pool.get("c1") is conv
 
 
-async def test_a_closed_session_reopens_with_the_recent_turns(
+async def test_the_session_follows_the_chat_log(
     pool: ConversationPool, opened: list[FakeSession]
 ) -> None:
-    """After a drop the next turn reopens; replay starts at a user turn."""
+    """Turns the session missed are appended in order, once; a spoken turn HA
+    answered itself is not added twice; a new session is rebuilt."""
+    contents: list[conversation.Content] = [
+        conversation.SystemContent("prompt"),
+        conversation.UserContent("turn on the porch light"),
+        conversation.AssistantContent("conversation.home_assistant", "Turned on."),
+    ]
     conv = pool.get("c1")
     session = await conv.ensure(CONFIG)
-    session.history = [
-        HistoryEntry("function_call_output", text="{}", call_id="c0"),
-        HistoryEntry("user", text="my name is Ada"),
-        HistoryEntry("assistant", text="Hello Ada."),
+    await conv.follow(contents, len(contents))
+    assert [(e.kind, e.text) for e in session.replayed] == [
+        ("user", "turn on the porch light"),
+        ("assistant", "Turned on."),
     ]
+    await conv.follow(contents, len(contents))  # nothing new
+    assert len(session.replayed) == 2
+
+    # Our own turn: the session has it natively, nothing is added for it.
+    contents += [
+        conversation.UserContent("and dim it to 30 %"),
+        conversation.AssistantContent("conversation.realtime", "Dimmed to 30 %."),
+    ]
+    conv.followed(len(contents))
+    await conv.follow(contents, len(contents))
+    assert len(session.replayed) == 2
+
+    # A spoken turn HA answered: its audio is in the session, its text is skipped.
+    turn = await conv.start_voice_turn(CONFIG, None)
+    turn.committed(None, 900)
+    turn.heard("item_9", "what time is it")
+    turn.abandon("another agent answered")
+    contents += [
+        conversation.UserContent("what time is it"),
+        conversation.AssistantContent("conversation.home_assistant", "It is 9:30."),
+    ]
+    await conv.follow(contents, len(contents))
+    assert [(e.kind, e.text) for e in session.replayed[2:]] == [
+        ("assistant", "It is 9:30.")
+    ]
+
+    # Dropped: the next session is rebuilt from the ChatLog.
     session.closed = True
-    reopened = await conv.ensure(CONFIG)
-    assert reopened is not session and conv.opened == 2
-    assert [e.text for e in reopened.replayed] == ["my name is Ada", "Hello Ada."]
+    rebuilt = await conv.ensure(CONFIG)
+    await conv.follow(contents, len(contents))
+    assert [e.text for e in rebuilt.replayed] == [
+        "turn on the porch light",
+        "Turned on.",
+        "and dim it to 30 %",
+        "Dimmed to 30 %.",
+        "what time is it",
+        "It is 9:30.",
+    ]
 
 
 async def test_idle_sessions_beyond_the_cap_are_suspended(
@@ -100,9 +140,9 @@ async def test_a_new_voice_turn_ends_the_previous_one(
 ) -> None:
     """A conversation has one voice turn at a time; a new one abandons the old."""
     conv = pool.get("c1")
-    first = await conv.start_voice_turn(CONFIG)
+    first = await conv.start_voice_turn(CONFIG, None)
     assert first.reused is False
-    second = await conv.start_voice_turn(CONFIG)
+    second = await conv.start_voice_turn(CONFIG, None)
     assert first.state is TurnState.ABANDONED
     assert second.reused is True and conv.voice_turn is second
     assert not conv.idle  # a voice turn still waits for its agent

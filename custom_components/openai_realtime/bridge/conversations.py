@@ -1,10 +1,11 @@
 """One realtime session per HA conversation, kept warm between turns.
 
-The context lives in the server-side session, so follow-up turns reuse it. A
-session that dropped or expired is reopened and the recent turns are replayed as
-text items. Idle sessions close after the configured timeout; unload closes all.
-A conversation also owns its voice turn: it starts it, and ends it when a new one
-starts or the conversation closes.
+The context lives in the server-side session, so follow-up turns reuse it, and the
+session follows HA's ChatLog (see chat_log_sync.py): a session that dropped,
+expired or was closed is rebuilt from the ChatLog by the next turn. Idle sessions
+close after the configured timeout, the least recently used beyond the warm cap
+at once; a conversation without a session is forgotten. A conversation also owns
+its voice turn: it starts it, and ends it when a new one starts or it closes.
 """
 
 from __future__ import annotations
@@ -19,20 +20,22 @@ from homeassistant.helpers.event import async_call_later
 
 from ..realtime.backoff import retry_connect
 from ..realtime.errors import ConnectionLostError, RealtimeError
-from ..realtime.session import HistoryEntry, RealtimeSession, ResponseStream
-from .voice_turn import VoiceTurn
+from ..realtime.session import RealtimeSession, ResponseStream
+from .chat_log_sync import ChatLogPosition, missing_entries
+from .tools import ToolSet
+from .voice_turn import TurnState, VoiceTurn
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Sequence
 
     import aiohttp
+    from homeassistant.components import conversation
 
     from ..realtime.endpoint import Endpoint
     from ..realtime.events import ServerEvent, SessionConfig
 
 _LOGGER = logging.getLogger(__name__)
 
-MAX_REPLAY_ENTRIES = 24  # recent items replayed into a reopened session
 # A user waits for a session to open; Voice PE gives an HTTP request 5 s. One
 # attempt's handshake and session.created get this long, all retries this budget.
 CONNECT_TIMEOUT = 3.5
@@ -41,15 +44,6 @@ CONNECT_BUDGET = 4.5
 # conversation; without a cap they pile up until the idle timeout, into HA's
 # per-host connection limit and the provider's concurrent-session limit.
 MAX_WARM_SESSIONS = 8
-
-
-def _replayable(history: list[HistoryEntry]) -> list[HistoryEntry]:
-    """The recent history, starting at a user turn so calls keep their outputs."""
-    recent = history[-MAX_REPLAY_ENTRIES:]
-    for index, entry in enumerate(recent):
-        if entry.kind == "user":
-            return recent[index:]
-    return []
 
 
 class Conversation:
@@ -62,18 +56,27 @@ class Conversation:
         self.lock = asyncio.Lock()  # one turn at a time per conversation
         self.session: RealtimeSession | None = None
         self.config: SessionConfig | None = None
-        self.history: list[HistoryEntry] = []
+        self.tools = ToolSet()  # the session's tools, by the names it knows them
+        self.position = ChatLogPosition()  # how much of HA's ChatLog it holds
         self.opened = 0  # how many websockets this conversation has used
         self.voice_turn: VoiceTurn | None = None  # the latest spoken turn
+        self._skip_checked: VoiceTurn | None = None
         self.last_used = time.monotonic()
         self._cancel_idle: Callable[[], None] | None = None
 
-    async def ensure(self, config: SessionConfig) -> RealtimeSession:
-        """Return a live session configured with `config`, (re)opening if needed."""
+    async def ensure(
+        self, config: SessionConfig, tools: ToolSet | None = None
+    ) -> RealtimeSession:
+        """Return a live session configured with `config`, (re)opening if needed.
+
+        A newly opened session holds nothing of the ChatLog yet: the next
+        `follow` rebuilds it.
+        """
         self._stop_idle_timer()
+        if tools is not None:
+            self.tools = tools
         session = self.session
         if session is not None and session.closed:
-            self.history = session.history
             self.pool.forget(session)
             session = self.session = None
         if session is None:
@@ -89,18 +92,45 @@ class Conversation:
             self.pool.track(session)
             self.opened += 1
             self.session, self.config = session, config
-            if replay := _replayable(self.history):
-                await session.replay(replay)
+            self.position = ChatLogPosition()
         elif config != self.config:
             await session.configure(config)
             self.config = config
         return session
 
-    async def start_voice_turn(self, config: SessionConfig) -> VoiceTurn:
+    async def follow(self, contents: Sequence[conversation.Content], upto: int) -> None:
+        """Add what the session lacks of the ChatLog's first `upto` contents."""
+        session = self.session
+        if session is None:
+            return
+        turn = self.voice_turn
+        if turn is not None and turn is not self._skip_checked:
+            self._skip_checked = turn
+            if turn.state is TurnState.ABANDONED and turn.transcript:
+                # Heard as audio, answered by HA: the ChatLog's text of it is held.
+                self.position.skip_user = turn.transcript
+        entries = missing_entries(contents, self.position, upto, self.tools)
+        self.position.held = max(self.position.held, upto)
+        if entries:
+            _LOGGER.debug(
+                "Adding %d ChatLog items to conversation %s",
+                len(entries),
+                self.conversation_id,
+            )
+            await session.replay(entries)
+
+    def followed(self, upto: int) -> None:
+        """The session holds the ChatLog's first `upto` contents (our own turn's)."""
+        if self.session is not None:
+            self.position.held = max(self.position.held, upto)
+
+    async def start_voice_turn(
+        self, config: SessionConfig, tools: ToolSet | None
+    ) -> VoiceTurn:
         """A new spoken turn on this conversation; a previous one is over now."""
         await self.end_voice_turn("a new turn started")
         warm = self.session is not None and not self.session.closed
-        session = await self.ensure(config)
+        session = await self.ensure(config, tools)
         self.voice_turn = VoiceTurn(self.conversation_id, session, reused=warm)
         return self.voice_turn
 
@@ -116,9 +146,8 @@ class Conversation:
             self.pool.run_in_background(self.session.cancel_response(response))
 
     def drop(self) -> None:
-        """Forget a broken session (keeping its history) so the next turn reopens."""
+        """Forget a broken session so the next turn reopens (and rebuilds) it."""
         if self.session is not None:
-            self.history = self.session.history
             self.pool.close_in_background(self.session)
             self.session = None
 
@@ -145,9 +174,9 @@ class Conversation:
         self.pool.evict_least_recently_used()
 
     def suspend(self) -> None:
-        """Close the websocket but keep the history: a follow-up replays it."""
-        self._stop_idle_timer()
-        self.drop()
+        """Close the websocket and forget the conversation: a follow-up rebuilds it
+        from the ChatLog."""
+        self.pool.discard(self.conversation_id)
 
     def _stop_idle_timer(self) -> None:
         if self._cancel_idle is not None:

@@ -56,7 +56,7 @@ class EntryRuntime:
             hass,
             self.options,
             self.pool,
-            self.turns.async_voice_config,
+            self.turns.async_prepare_voice,
             self.agent_entity_id,
             self.on_error,
         )

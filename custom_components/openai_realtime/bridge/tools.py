@@ -74,6 +74,13 @@ class ToolSet:
             )
         return cls(tuple(tools), to_ha)
 
+    def wire_name(self, ha_name: str) -> str:
+        """The name the session knows an HA tool by (for replaying its calls)."""
+        for wire, name in self.to_ha.items():
+            if name == ha_name:
+                return wire
+        return _wire_name(ha_name, set())
+
     def tool_input(self, call_id: str, name: str, arguments: str) -> llm.ToolInput:
         """The HA tool input for a function call; raises InvalidToolArgumentsError."""
         try:

@@ -9,6 +9,7 @@ into HA's ChatLog and tool calls run through HA (see rounds.py).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -35,8 +36,18 @@ if TYPE_CHECKING:
     from ..realtime import events as ev
     from .conversations import Conversation, ConversationPool
     from .llm_data import TurnLLMData
+    from .tools import ToolSet
 
 _LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class VoicePreparation:
+    """The ChatLog so far, and a session config when one had to be computed."""
+
+    config: ev.SessionConfig | None
+    tools: ToolSet | None
+    contents: list[conversation.Content]
 
 
 class TurnRunner:
@@ -94,10 +105,11 @@ class TurnRunner:
                             turn, chat_log, agent_id, data, record
                         )
                         # Follow-ups get this turn's full context (device, area).
-                        await conv.ensure(config)
+                        await conv.ensure(config, data.tools)
                 except (RealtimeError, TimeoutError) as err:
                     raise self._failed(conv, err) from err
                 finally:
+                    conv.followed(len(chat_log.content))  # this turn is its own
                     conv.touch()
         except TurnError as err:
             if turn is not None:
@@ -119,8 +131,9 @@ class TurnRunner:
         data: TurnLLMData,
         record: TurnRecord,
     ) -> None:
-        """Add the text to the session and stream a text answer."""
-        session = await conv.ensure(config)
+        """Add what the session missed and the text; stream a text answer."""
+        session = await conv.ensure(config, data.tools)
+        await conv.follow(chat_log.content, len(chat_log.content) - 1)
         await session.add_user_text(text)
         stream = await session.create_response(modalities=("text",))
         await async_run_rounds(session, stream, chat_log, agent_id, data.tools, record)
@@ -150,15 +163,16 @@ class TurnRunner:
             on_response=turn.answering,
         )
 
-    async def async_voice_config(
-        self, conversation_id: str, language: str
-    ) -> ev.SessionConfig:
-        """The session config a voice turn needs before the agent is called.
+    async def async_prepare_voice(
+        self, conversation_id: str, language: str, *, configure: bool
+    ) -> VoicePreparation:
+        """What a voice turn needs before the agent is called: the ChatLog so far
+        and, for a conversation without a session config yet, that config.
 
-        Computed through the conversation's ChatLog exactly as the agent will, so
-        tools and instructions are ready for the eager response. The satellite's
-        device is not known yet; the agent refreshes the config with it after the
-        turn.
+        The config is computed through the conversation's ChatLog exactly as the
+        agent will, so tools and instructions are ready for the eager response.
+        The satellite's device is not known yet; the agent refreshes the config
+        with it after the turn.
         """
         user_input = compat.conversation_input(
             text="",
@@ -173,8 +187,13 @@ class TurnRunner:
             compat.get_chat_session(self.hass, conversation_id) as session,
             conversation.async_get_chat_log(self.hass, session) as chat_log,
         ):
+            contents = list(chat_log.content)
+            if not configure:
+                return VoicePreparation(None, None, contents)
             data = await self._llm_data(chat_log, user_input)
-        return self._session_config(data, language)
+        return VoicePreparation(
+            self._session_config(data, language), data.tools, contents
+        )
 
     async def _llm_data(
         self, chat_log: ChatLog, user_input: ConversationInput

@@ -39,13 +39,14 @@ if TYPE_CHECKING:
 
     from ..options import EntryOptions
     from .conversations import Conversation, ConversationPool
+    from .turns import VoicePreparation
 
 _LOGGER = logging.getLogger(__name__)
 
 TRANSCRIPT_TIMEOUT = 15.0
 READ_ALOUD_CONVERSATION = "tts"  # pool key prefix of the sessions that read aloud
 
-type PrepareVoice = Callable[[str, str], Awaitable[ev.SessionConfig]]
+type PrepareVoice = Callable[..., Awaitable[VoicePreparation]]
 
 
 class SpeechError(Exception):
@@ -68,7 +69,8 @@ class VoicePipeline:
         agent_entity_id: Callable[[], str | None],
         on_error: Callable[[Exception], None],
     ) -> None:
-        """`prepare(conversation_id, language)` configures a new conversation.
+        """`prepare(conversation_id, language, configure=)` reads the ChatLog and
+        configures a new conversation.
 
         `on_error` hears every failure (a rejected key starts re-authentication).
         """
@@ -137,8 +139,14 @@ class VoicePipeline:
         conversation_id = current.conversation_id if current else f"stt-{ulid_now()}"
         conv = self.pool.get(conversation_id)
         async with conv.lock:
-            config = conv.config or await self._prepare(conversation_id, language)
-            turn = await conv.start_voice_turn(config)
+            ready = await self._prepare(
+                conversation_id, language, configure=conv.config is None
+            )
+            config = conv.config or ready.config
+            assert config is not None
+            turn = await conv.start_voice_turn(config, ready.tools)
+            # Earlier turns the session missed go in before this turn's audio.
+            await conv.follow(ready.contents, len(ready.contents))
         current_voice_turn.set(turn)  # seen by the agent and TTS of this run
         return conv, turn
 
