@@ -389,54 +389,6 @@ def test_parser_normalises_dialects() -> None:
     assert usage is not None and usage.total_tokens == 15 and usage.cached_tokens == 3
 
 
-async def test_barge_in_cancels_and_truncates_at_played_position(
-    http: aiohttp.ClientSession, emu: RealtimeEmulator
-) -> None:
-    """Speech while the model talks: response.cancel, then truncate at played ms."""
-    from custom_components.openai_realtime.realtime.duplex import BargeIn
-
-    emu.options.audio_pacing = "realtime"
-    emu.brain = ScriptedBrain([Rule("story", say="once upon a time " * 4)])
-    config = ev.SessionConfig(
-        voice="alloy",
-        turn_detection=ev.TurnDetection(
-            silence_duration_ms=300, create_response=False, interrupt_response=False
-        ),
-    )
-    session = await RealtimeSession.connect(http, _endpoint(emu), config)
-    barge = BargeIn(session)
-    try:
-        await session.add_user_text("story")
-        stream = await session.create_response()
-        speaking: asyncio.Task[None] | None = None
-
-        async def user_speaks() -> None:
-            audio = speech.encode("stop") + _silence(400)
-            for start in range(0, len(audio), 2400):
-                await session.append_audio(audio[start : start + 2400])
-
-        async for event in stream:
-            if isinstance(event, ev.AudioDelta):
-                barge.played(event.item_id, len(event.audio))  # played at once
-                if barge.played_ms >= 300 and speaking is None:
-                    speaking = asyncio.create_task(user_speaks())
-        assert speaking is not None
-        await speaking
-        await barge.close()
-        assert stream.done is not None and stream.done.status == "cancelled"
-        assert len(barge.interruptions) == 1
-        item_id, played_ms = barge.interruptions[0]
-        assert played_ms >= 300
-        truncate = next(
-            e for e in emu.received if e["type"] == "conversation.item.truncate"
-        )
-        assert truncate["item_id"] == item_id
-        assert truncate["audio_end_ms"] == played_ms
-        assert any(e["type"] == "response.cancel" for e in emu.received)
-    finally:
-        await session.close()
-
-
 @pytest.mark.parametrize("dialect", ["ga", "beta"])
 async def test_reconfigure_after_speaking_keeps_the_voice(
     http: aiohttp.ClientSession, emu: RealtimeEmulator, dialect: Dialect

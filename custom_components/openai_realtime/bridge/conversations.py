@@ -127,12 +127,35 @@ class Conversation:
     async def start_voice_turn(
         self, config: SessionConfig, tools: ToolSet | None
     ) -> VoiceTurn:
-        """A new spoken turn on this conversation; a previous one is over now."""
+        """A new spoken turn on this conversation; a previous one is over now.
+
+        If the previous answer was still playing (the user woke the satellite to
+        interrupt it), the model is told where the user stopped hearing it.
+        """
+        await self._interrupt_previous_answer()
         await self.end_voice_turn("a new turn started")
         warm = self.session is not None and not self.session.closed
         session = await self.ensure(config, tools)
         self.voice_turn = VoiceTurn(self.conversation_id, session, reused=warm)
         return self.voice_turn
+
+    async def _interrupt_previous_answer(self) -> None:
+        """Barge-in: cancel the previous answer if it still runs, and truncate its
+        items at the position the user could have heard."""
+        turn, session = self.voice_turn, self.session
+        if turn is None or session is None or session.closed:
+            return
+        cuts = turn.unheard_items(time.monotonic())
+        if not cuts:
+            return
+        _LOGGER.debug("Barge-in on %s: truncating %s", self.conversation_id, cuts)
+        try:
+            if turn.response is not None and not turn.response.finished:
+                await session.cancel_response(turn.response)
+            for item_id, audio_end_ms in cuts:
+                await session.truncate(item_id, audio_end_ms)
+        except RealtimeError as err:
+            _LOGGER.debug("Barge-in failed: %s", err)
 
     async def end_voice_turn(self, why: str) -> None:
         """Abandon the voice turn if it is still waiting, and let it finish closing."""

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-type AudioSink = Callable[[bytes], None]
+type AudioSink = Callable[[bytes, str], None]  # (audio, assistant item id)
 type ResponseSink = Callable[[ResponseStream], None]
 
 MAX_TOOL_ROUNDS = 10
@@ -198,7 +198,7 @@ async def _deltas(
             return
         if isinstance(event, ev.AudioDelta):
             if on_audio is not None:
-                on_audio(event.audio)
+                on_audio(event.audio, event.item_id)
         elif isinstance(event, ev.TextDelta | ev.TranscriptDelta):
             yield {"content": event.delta}
         elif isinstance(event, FunctionCall):

@@ -218,6 +218,7 @@ class VoicePipeline:
         otherwise the stream ends with an error instead of a silent success.
         """
         async for chunk in turn.audio.iterate():
+            turn.handed_over(len(chunk))
             yield chunk
         if (failure := turn.failure) is None:
             return

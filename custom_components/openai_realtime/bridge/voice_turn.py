@@ -25,6 +25,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from ..realtime import audio as pcm
 from ..realtime.errors import RealtimeError
 
 if TYPE_CHECKING:
@@ -86,11 +87,17 @@ class TurnFailure:
 
 
 class AudioBuffer:
-    """The model's audio of one answer: written as it arrives, read by TTS."""
+    """The model's audio of one answer: written as it arrives, read by TTS.
+
+    It also keeps which assistant item each part belongs to (an answer may have a
+    spoken preamble item before a tool call, then the answer's item), so that a
+    barge-in can cut each item where the user stopped hearing it.
+    """
 
     def __init__(self) -> None:
         """Start empty and open."""
         self.chunks: list[bytes] = []
+        self.items: list[tuple[str, int]] = []  # (item id, bytes), in order
         self.finished = False
         self._changed = asyncio.Event()
 
@@ -99,10 +106,14 @@ class AudioBuffer:
         """Bytes received so far."""
         return sum(len(chunk) for chunk in self.chunks)
 
-    def append(self, chunk: bytes) -> None:
-        """Add audio (session-rate PCM16)."""
+    def append(self, chunk: bytes, item_id: str = "") -> None:
+        """Add audio (session-rate PCM16) of the assistant item `item_id`."""
         if chunk and not self.finished:
             self.chunks.append(chunk)
+            if self.items and self.items[-1][0] == item_id:
+                self.items[-1] = (item_id, self.items[-1][1] + len(chunk))
+            else:
+                self.items.append((item_id, len(chunk)))
             self._changed.set()
 
     def finish(self) -> None:
@@ -139,6 +150,8 @@ class VoiceTurn:
         self.response: ResponseStream | None = None  # the eager answer, if asked
         self.failure: TurnFailure | None = None
         self.audio = AudioBuffer()
+        self.delivered = 0  # bytes of the answer handed to HA's TTS
+        self.playback_started_at: float | None = None
         self.started_at = time.monotonic()
         self.speech_ended_at: float | None = None
         self.audio_ms = 0
@@ -169,6 +182,28 @@ class VoiceTurn:
             and self.transcript is not None
             and _norm(self.transcript) == _norm(text)
         )
+
+    def heard_bytes(self, now: float) -> int:
+        """How much of the answer the user can have heard by `now`.
+
+        What was handed to HA, bounded by the time since it started playing: HA
+        takes the audio as fast as it comes, the satellite plays it at 1x.
+        """
+        if self.playback_started_at is None:
+            return 0
+        played = int((now - self.playback_started_at) * pcm.SESSION_RATE) * 2
+        return max(0, min(self.delivered, played))
+
+    def unheard_items(self, now: float) -> list[tuple[str, int]]:
+        """(item id, audio_end_ms) for each answer item not heard to its end."""
+        heard = self.heard_bytes(now)
+        cuts: list[tuple[str, int]] = []
+        start = 0
+        for item_id, size in self.audio.items:
+            if item_id and heard < start + size:
+                cuts.append((item_id, int(pcm.duration_ms(max(0, heard - start)))))
+            start += size
+        return cuts
 
     # --- transitions ----------------------------------------------------------------
 
@@ -203,6 +238,12 @@ class VoiceTurn:
         if self.state is not TurnState.ANSWERING:
             raise TurnStateError(f"Not answering: {self.state}")
         self.response = response
+
+    def handed_over(self, num_bytes: int) -> None:
+        """Our TTS stage gave HA `num_bytes` more of the answer's audio."""
+        if self.playback_started_at is None:
+            self.playback_started_at = time.monotonic()
+        self.delivered += num_bytes
 
     def done(self) -> None:
         """The answer is complete."""
