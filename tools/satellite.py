@@ -21,9 +21,9 @@ import wave
 
 import aiohttp
 
-# The protocol library imports without Home Assistant (tools/satellite puts the
-# repository on the path): the satellite needs only
-# numpy and aiohttp.
+# The protocol library imports without Home Assistant: the satellite needs only
+# numpy and aiohttp. Run as a script, the repository is its import root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from custom_components.openai_realtime.realtime import audio as pcm
 
 if TYPE_CHECKING:

@@ -8,12 +8,14 @@ go: when our minimum reaches that release, delete the shim and its fallback.
 from __future__ import annotations
 
 from dataclasses import fields
+import importlib
 import inspect
 from typing import TYPE_CHECKING, Any
 
 from homeassistant import config_entries
 from homeassistant.components import conversation, stt
 from homeassistant.helpers import chat_session, llm
+import voluptuous as vol
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -22,27 +24,36 @@ if TYPE_CHECKING:
     from homeassistant.components.conversation import ChatLog, ConversationInput
     from homeassistant.core import HomeAssistant
 
+
 # --- tool schemas -------------------------------------------------------------------
 # HA 2026.9 replaced voluptuous with probatio (and stopped installing
 # voluptuous-openapi): its tool schemas are probatio's. Drop with minimum >= 2026.9.
-try:
-    from probatio import to_openapi as _probatio_to_openapi
-except ImportError:  # HA < 2026.9
-    _probatio_to_openapi = None
-    from voluptuous_openapi import convert as _voluptuous_to_openapi
+def _schema_converter() -> Callable[..., dict[str, Any]]:
+    try:
+        module, name = importlib.import_module("probatio"), "to_openapi"
+    except ImportError:  # HA < 2026.9
+        module, name = importlib.import_module("voluptuous_openapi"), "convert"
+    converter: Callable[..., dict[str, Any]] = getattr(module, name)
+    return converter
+
+
+_TO_OPENAPI = _schema_converter()
 
 
 def schema_to_openapi(
     schema: Any, serializer: Callable[[Any], Any] | None
 ) -> dict[str, Any]:
     """JSON schema of an HA tool's parameters, with the API's custom serializer."""
-    if _probatio_to_openapi is not None:
-        converted: dict[str, Any] = _probatio_to_openapi(
-            schema, custom_serializer=serializer
-        )
-    else:
-        converted = _voluptuous_to_openapi(schema, custom_serializer=serializer)
-    return converted
+    return _TO_OPENAPI(schema, custom_serializer=serializer)
+
+
+def form_schema(fields: dict[Any, Any]) -> Any:
+    """A flow form's data schema.
+
+    At runtime `voluptuous` is probatio's shim on HA 2026.9+ and voluptuous before;
+    type checkers only know one of the two, so the schema is typed loosely.
+    """
+    return vol.Schema(fields)
 
 
 # --- tool results -------------------------------------------------------------------

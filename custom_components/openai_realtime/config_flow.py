@@ -84,7 +84,7 @@ _PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
 
 
-def _connection_schema(kind: str, defaults: Mapping[str, Any]) -> vol.Schema:
+def _connection_schema(kind: str, defaults: Mapping[str, Any]) -> Any:
     """Form fields for one endpoint kind, prefilled from `defaults` (no secrets)."""
     key_marker = vol.Optional if kind == ENDPOINT_CUSTOM else vol.Required
     fields: dict[Any, Any] = {}
@@ -114,7 +114,7 @@ def _connection_schema(kind: str, defaults: Mapping[str, Any]) -> vol.Schema:
             )
         ] = _URL
     fields[key_marker(CONF_API_KEY)] = _PASSWORD
-    return vol.Schema(fields)
+    return compat.form_schema(fields)
 
 
 def _normalise(kind: str, user_input: Mapping[str, Any]) -> dict[str, Any]:
@@ -250,7 +250,7 @@ class OpenAIRealtimeConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self.async_update_reload_and_abort(entry, data=data)
         return self.async_show_form(
             step_id="reauth_confirm",
-            data_schema=vol.Schema({vol.Required(CONF_API_KEY): _PASSWORD}),
+            data_schema=compat.form_schema({vol.Required(CONF_API_KEY): _PASSWORD}),
             description_placeholders={"title": entry.title},
             errors=errors,
         )
@@ -332,7 +332,7 @@ class OpenAIRealtimeOptionsFlow(compat.OptionsFlowBase):
             step_id="init", data_schema=self._schema(current), errors=errors
         )
 
-    def _schema(self, current: Mapping[str, Any]) -> vol.Schema:
+    def _schema(self, current: Mapping[str, Any]) -> Any:
         # Admin-only APIs (HA 2026.11's "Home Assistant") cannot serve spoken
         # turns, which have no user: they are not offered.
         apis = [
@@ -389,7 +389,7 @@ class OpenAIRealtimeOptionsFlow(compat.OptionsFlowBase):
             key = _price_key(field)
             default = current.get(key, prices.get(field, vol.UNDEFINED))
             schema[vol.Optional(key, default=default)] = _number(0, 1000, 0.001)
-        return vol.Schema(schema)
+        return compat.form_schema(schema)
 
     def _parse(
         self, user_input: Mapping[str, Any], current: Mapping[str, Any]

@@ -274,7 +274,10 @@ class _WhoAmITool(llm.Tool):
         llm_context: llm.LLMContext,
     ) -> Any:
         self.contexts.append(llm_context.context)
-        return {"request": len(self.contexts)}
+        data = {"request": len(self.contexts)}
+        # HA 2026.10+ wants a ToolResult (a plain dict is reported, breaks 2027.11).
+        tool_result = getattr(llm, "ToolResult", None)
+        return tool_result(data=data) if tool_result is not None else data
 
 
 @pytest.mark.usefixtures("house")
