@@ -2,7 +2,9 @@
 
 Timing: `model_delay` (before a response's first output), `transcription_delay`,
 `audio_pacing` ("fast" = as fast as the socket takes it, "realtime" = at speaking
-pace) and `audio_chunk_ms`.
+pace), `audio_speed` (with "realtime": how many seconds of audio a second of
+generation makes; a real model makes its audio faster than it is spoken) and
+`audio_chunk_ms`.
 
 Failures: `handshake_status` (e.g. 429, 500, 503 at the upgrade: a 5xx server),
 `silent_after_handshake` (the websocket opens, `session.created` never comes),
@@ -54,6 +56,7 @@ class EmulatorOptions:
     api_keys: set[str] | None = None
     model_delay: float = 0.0  # seconds before a response's first output
     audio_pacing: Literal["fast", "realtime"] = "fast"
+    audio_speed: float = 1.0  # x real time, when audio_pacing is "realtime"
     audio_chunk_ms: int = 100
     transcription_delay: float = 0.0
     session_max_duration: float = 3600.0

@@ -106,6 +106,11 @@ async def async_provide_llm_data(
     await update(domain, user_input, api_ids, prompt)
 
 
+# HA's clock line for prompts: BASE_PROMPT until 2025.5, DATE_TIME_PROMPT since.
+# Drop with minimum >= 2025.5.
+CLOCK_PROMPT: str = vars(llm).get("DATE_TIME_PROMPT") or vars(llm)["BASE_PROMPT"]
+
+
 def api_requires_admin(api: llm.API) -> bool:
     """Whether an LLM API is for admins only (HA 2026.11's "Home Assistant" API)."""
     return bool(getattr(api, "requires_admin", False))

@@ -55,6 +55,7 @@ async def run(
     chunk: int = 640,
     conversation_id: str | None = None,
     tts_options: dict[str, Any] | None = None,
+    device_id: str | None = None,
 ) -> list[PipelineEvent]:
     """One pipeline run from speech to TTS; its events. `tts_options` is what the
     satellite asks of TTS (format, rate, channels, sample width); WAV by default."""
@@ -66,6 +67,7 @@ async def run(
         stt_metadata=metadata(rate, channels),
         stt_stream=chunks(audio, chunk),
         conversation_id=conversation_id,
+        device_id=device_id,
         tts_audio_output=WAV if tts_options is None else tts_options,
         audio_settings=AudioSettings(is_vad_enabled=False),
     )

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import chat_session
+from homeassistant.helpers import chat_session, entity_registry as er
 from homeassistant.util.ulid import ulid_now
 
 from .. import compat
@@ -24,6 +24,7 @@ from ..realtime.errors import RealtimeError, ServerError, TranscriptionFailedErr
 from ..realtime.read_aloud import READ_ALOUD_INSTRUCTIONS, read_aloud_input
 from .audio_in import SentAudio, async_stream_audio
 from .audio_out import wav_stream
+from .llm_data import render_clock
 from .voice_turn import TurnState, VoiceTurn, current_voice_turn
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 TRANSCRIPT_TIMEOUT = 15.0
+SATELLITE_DOMAIN = "assist_satellite"
 READ_ALOUD_CONVERSATION = "tts"  # pool key prefix of the sessions that read aloud
 
 type PrepareVoice = Callable[..., Awaitable[VoicePreparation]]
@@ -140,13 +142,23 @@ class VoicePipeline:
         conv = self.pool.get(conversation_id)
         async with conv.lock:
             ready = await self._prepare(
-                conversation_id, language, configure=conv.config is None
+                conversation_id,
+                language,
+                listening_satellite(self.hass),
+                configure=conv.config is None and conv.wanted is None,
             )
-            config = conv.config or ready.config
+            config = conv.wanted or conv.config or ready.config
             assert config is not None
+            if ready.config is not None:
+                conv.clock = bool(ready.context)
             turn = await conv.start_voice_turn(config, ready.tools)
-            # Earlier turns the session missed go in before this turn's audio.
+            # Earlier turns the session missed, and the clock where no tool tells
+            # the time, go in before this turn's audio.
             await conv.follow(ready.contents, len(ready.contents))
+            if conv.clock:
+                await turn.session.add_system_text(
+                    ready.context or render_clock(self.hass)
+                )
         current_voice_turn.set(turn)  # seen by the agent and TTS of this run
         return conv, turn
 
@@ -283,3 +295,22 @@ def _settle(future: asyncio.Future[str]) -> None:
         future.cancel()
     elif not future.cancelled():
         future.exception()
+
+
+def listening_satellite(hass: HomeAssistant) -> str | None:
+    """The device of the satellite whose speech our STT stage is hearing.
+
+    HA does not tell an STT entity which device speaks; a satellite entity turns
+    "listening" just before its STT stage starts. When exactly one does, that is
+    it (its area then shapes the prompt from the first turn on); otherwise the
+    agent learns the device with its turn.
+    """
+    listening = [
+        state.entity_id
+        for state in hass.states.async_all(SATELLITE_DOMAIN)
+        if state.state == "listening"
+    ]
+    if len(listening) != 1:
+        return None
+    entry = er.async_get(hass).async_get(listening[0])
+    return entry.device_id if entry is not None else None
