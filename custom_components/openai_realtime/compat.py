@@ -13,7 +13,7 @@ import inspect
 from typing import TYPE_CHECKING, Any
 
 from homeassistant import config_entries
-from homeassistant.components import conversation, stt
+from homeassistant.components import conversation, stt, tts
 from homeassistant.helpers import chat_session, llm
 import voluptuous as vol
 
@@ -191,6 +191,13 @@ else:
     OptionsFlowBase = getattr(
         config_entries, "OptionsFlowWithReload", config_entries.OptionsFlow
     )
+
+
+# --- text-to-speech -----------------------------------------------------------------
+# HA 2026.11 converts TTS audio only for options the engine does not support (and
+# added PcmFormat with it); before, any requested rate meant an ffmpeg conversion.
+# Only tests read this: the engine produces the asked shape on every version.
+TTS_SKIPS_SUPPORTED_CONVERSIONS = hasattr(tts, "PcmFormat")
 
 
 # --- speech-to-text -----------------------------------------------------------------

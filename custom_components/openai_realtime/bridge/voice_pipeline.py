@@ -23,7 +23,7 @@ from ..realtime.audio import AudioFormatError
 from ..realtime.errors import RealtimeError, ServerError, TranscriptionFailedError
 from ..realtime.read_aloud import READ_ALOUD_INSTRUCTIONS, read_aloud_input
 from .audio_in import SentAudio, async_stream_audio
-from .audio_out import wav_stream
+from .audio_out import SESSION_WAV, WavShape, wav_stream
 from .llm_data import render_clock
 from .voice_turn import TurnState, VoiceTurn, current_voice_turn
 
@@ -203,7 +203,7 @@ class VoicePipeline:
     # --- text to speech -------------------------------------------------------------
 
     async def async_speak(
-        self, message: AsyncIterable[str], voice: str
+        self, message: AsyncIterable[str], voice: str, shape: WavShape = SESSION_WAV
     ) -> AsyncGenerator[bytes]:
         """TTS: this run's answer audio, or the message read aloud, as WAV."""
         turn = current_voice_turn.get()
@@ -216,12 +216,12 @@ class VoicePipeline:
             if failure is not None and not failure.reachable and not turn.audio.size:
                 # Nothing can be said: fail the request, the satellite sounds an error.
                 raise HomeAssistantError(failure.speech)
-            return wav_stream(self._answer_audio(turn, voice))
+            return wav_stream(self._answer_audio(turn, voice), shape)
         if turn is not None and turn.awaiting_agent:
             # HA answered this turn itself (local intents): stop the model's answer.
             turn.abandon("answered without the agent")
         text = "".join([chunk async for chunk in message])
-        return wav_stream(self._read_aloud(text, voice))
+        return wav_stream(self._read_aloud(text, voice), shape)
 
     async def _answer_audio(self, turn: VoiceTurn, voice: str) -> AsyncIterator[bytes]:
         """The answer's audio as it arrives; after a failure, why, in words.
