@@ -31,7 +31,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 if __name__ == "__main__":
     import pytest
@@ -124,6 +124,29 @@ class LoopLag:
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
+
+
+class GcPauses:
+    """Durations of the garbage collector's generation-2 runs while watched."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._began = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.pauses.append(time.perf_counter() - self._began)
+
+    def __enter__(self) -> Self:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
 
 
 class Marks:
@@ -376,13 +399,14 @@ async def test_scale(hass: HomeAssistant, enable_custom_integrations: None) -> N
         lag = LoopLag()
         rows: list[tuple[str, int, list[float], list[float], float, list[float]]] = []
         marks = Marks()
+        gc_pauses = GcPauses()
+        gc_pauses.__enter__()
         with marks.watching():
             await _voice_round(hass, 1)  # warm up imports and caches
             _our_share()
             for n in VOICE:
                 lengths, lags, cpu, shares = [], [], 0.0, []
                 for _ in range(ROUNDS):
-                    gc.collect()
                     lag.start()
                     began = _cpu()
                     lengths += await _voice_round(hass, n)
@@ -415,14 +439,16 @@ async def test_scale(hass: HomeAssistant, enable_custom_integrations: None) -> N
 
             profile = cProfile.Profile()
             profile.enable()
-            await _typed_round(hass, ours["conversation"], 50)
+            if os.environ.get("BENCH_PROFILE_VOICE"):
+                await _voice_round(hass, 25)
+            else:
+                await _typed_round(hass, ours["conversation"], 50)
             profile.disable()
             stats = pstats.Stats(profile)
             stats.sort_stats(os.environ["BENCH_PROFILE"]).print_stats(40)
         for n in TYPED:
             lengths, lags, cpu = [], [], 0.0
             for _ in range(ROUNDS):
-                gc.collect()
                 lag.start()
                 began = _cpu()
                 lengths += await _typed_round(hass, ours["conversation"], n)
@@ -430,6 +456,8 @@ async def test_scale(hass: HomeAssistant, enable_custom_integrations: None) -> N
                 await lag.stop()
                 lags += lag.samples
             rows.append(("typed", n, lengths, lags, cpu / (n * ROUNDS), []))
+        gc_pauses.__exit__()
+        turns = sum(len(row[2]) for row in rows)
         await hass.config_entries.async_unload(entry.entry_id)
     finally:
         emulator.terminate()
@@ -452,3 +480,9 @@ async def test_scale(hass: HomeAssistant, enable_custom_integrations: None) -> N
             f"{_q(lengths, 99) * 1000:.0f} | {ours_p50} | {_q(lags, 50) * 1000:.1f} | "
             f"{_q(lags, 99) * 1000:.1f} | {max(lags) * 1000:.0f} | {cpu * 1000:.1f} |"
         )
+    pauses = gc_pauses.pauses
+    print(
+        f"\nGarbage collector, generation 2: {len(pauses)} runs in {turns} turns, "
+        f"longest {max(pauses, default=0) * 1000:.0f} ms, "
+        f"total {sum(pauses) * 1000:.0f} ms"
+    )

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 import json
 import logging
 from typing import Any
-from unittest.mock import patch
 
 from homeassistant.components import conversation
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
@@ -39,21 +37,6 @@ from .. import leaks
 from .conftest import Wire, emulator_finished
 
 AGENT = "conversation.realtime_emulator"
-
-
-@pytest.fixture
-async def house(hass: HomeAssistant) -> AsyncIterator[None]:
-    """Demo lights (Kitchen Lights, Ceiling Lights …) set up from a demo entry."""
-    entry = MockConfigEntry(domain="demo")
-    entry.add_to_hass(hass)
-    with patch(
-        "homeassistant.components.demo.COMPONENTS_WITH_CONFIG_ENTRY_DEMO_PLATFORM",
-        ["light"],
-    ):
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
-        yield
-        await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def _say(

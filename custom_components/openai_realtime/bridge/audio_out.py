@@ -73,22 +73,35 @@ SESSION_WAV = WavShape()  # what the session speaks: 24 kHz mono PCM16
 async def wav_stream(
     chunks: AsyncIterator[bytes], shape: WavShape = SESSION_WAV
 ) -> AsyncGenerator[bytes]:
-    """Session-rate PCM chunks as one streamed WAV file of `shape`."""
-    yield wav_header(shape.rate, shape.channels, shape.sample_bytes)
-    if shape == SESSION_WAV:
-        async for chunk in chunks:
-            yield chunk
-        return
+    """Session-rate PCM chunks as one streamed WAV file of `shape`.
+
+    The header goes out with the first audio: if the audio fails before any of it
+    exists, nothing was sent, and HA answers the satellite's request with an
+    error (its error sound) instead of a WAV file that is silent.
+    """
+    header = wav_header(shape.rate, shape.channels, shape.sample_bytes)
     resampler = (
         StreamResampler(SESSION_RATE, shape.rate)
         if shape.rate != SESSION_RATE
         else None
     )
-    async for chunk in chunks:
-        if out := _shaped(resampler.process(chunk) if resampler else chunk, shape):
-            yield out
+    async for pcm in chunks:
+        out = pcm
+        if shape != SESSION_WAV:
+            out = _shaped(resampler.process(pcm) if resampler else pcm, shape)
+        if not out:
+            continue
+        if header:
+            yield header
+            header = b""
+        yield out
     if resampler is not None and (tail := _shaped(resampler.flush(), shape)):
+        if header:
+            yield header
+            header = b""
         yield tail
+    if header:
+        yield header  # no audio at all: an empty WAV file
 
 
 def _shaped(pcm16: bytes, shape: WavShape) -> bytes:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from ..options import EntryOptions
     from ..realtime import events as ev
+    from ..realtime.session import ResponseStream
     from .conversations import Conversation, ConversationPool
     from .llm_data import TurnLLMData
     from .tools import ToolSet
@@ -111,7 +112,7 @@ class TurnRunner:
                         conv.want(config, data.tools)
                         conv.clock = bool(data.context)
                 except (RealtimeError, TimeoutError) as err:
-                    raise self._failed(conv, err) from err
+                    raise self._failed(conv, err, record.current) from err
                 finally:
                     conv.followed(len(chat_log.content))  # this turn is its own
                     conv.touch()
@@ -142,7 +143,7 @@ class TurnRunner:
         if data.context:
             await session.add_system_text(data.context)
         await session.add_user_text(text)
-        stream = await session.create_response(modalities=("text",))
+        stream = await session.create_response(modalities=("text",), cancel_active=True)
         await async_run_rounds(session, stream, chat_log, agent_id, data.tools, record)
 
     async def _answer_spoken(
@@ -225,18 +226,20 @@ class TurnRunner:
             data.instructions, data.tools.tools, language
         )
 
-    def _failed(self, conv: Conversation, err: Exception) -> TurnError:
+    def _failed(
+        self, conv: Conversation, err: Exception, response: ResponseStream | None
+    ) -> TurnError:
         """Tidy up after a failure; the words for the user.
 
         A dropped session is forgotten (the next turn reopens it); a kept one has
-        its response cancelled, or the server refuses the next one as busy.
+        the turn's response cancelled, or the server refuses the next one as busy.
         """
         _LOGGER.warning("Realtime turn failed: %s", err)
         self._on_error(err)
         if isinstance(err, ConnectionLostError | TimeoutError):
             conv.drop()
         elif (session := conv.session) is not None and not session.closed:
-            conv.cancel_in_background(session.active_response)
+            conv.cancel_in_background(response or session.active_response)
         return error_for(err, endpoint_host(self.pool.endpoint()))
 
     def _result(
