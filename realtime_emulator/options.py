@@ -36,6 +36,13 @@ Two function calls in one response come from the brain: the house brain calls on
 tool per device in "turn on the kitchen lights and the porch light", and a
 `ScriptedBrain` rule can list several calls.
 
+Context window: `context_window_tokens` (the model's; gpt-realtime: 32,000). When
+a response's input would outgrow it, or the GA session's `truncation` limit
+(`retention_ratio` with `token_limits.post_instructions`), the oldest items are
+dropped from the context, as the real server does: "auto" just enough, a
+retention ratio down to that share of the limit ("disabled" keeps every item:
+the real server refuses the response instead, which is not emulated).
+
 Prompt cache (usage's `cached_tokens`): the input's longest common prefix with an
 earlier response's input, by content, counted in whole `cache_block_tokens`
 blocks, and only once it reaches `cache_min_tokens` (the real server: 128 and 1024).
@@ -73,5 +80,6 @@ class EmulatorOptions:
     mid_response_error: str | None = None  # an error code, e.g. "server_error"
     fail_responses: str | None = None  # e.g. "insufficient_quota"
     rate_limits: Literal["auto", "after_created", "after_done", "off"] = "auto"
+    context_window_tokens: int = 32000
     cache_block_tokens: int = 64
     cache_min_tokens: int = 0
