@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from homeassistant.components import conversation
-from homeassistant.core import Context, HomeAssistant
+from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -12,15 +11,7 @@ from custom_components.openai_realtime import options as options_module
 from custom_components.openai_realtime.bridge.conversations import MAX_WARM_SESSIONS
 from realtime_emulator import RealtimeEmulator
 
-AGENT = "conversation.realtime_emulator"
-
-
-async def _say(
-    hass: HomeAssistant, text: str, conversation_id: str | None = None
-) -> conversation.ConversationResult:
-    return await conversation.async_converse(
-        hass, text, conversation_id, Context(), language="en", agent_id=AGENT
-    )
+from .typed import say
 
 
 async def test_one_off_conversations_leave_at_most_the_warm_cap(
@@ -29,7 +20,7 @@ async def test_one_off_conversations_leave_at_most_the_warm_cap(
     """500 one-off conversations (every voice command is one): the pool keeps at
     most the warm cap of them, and every other websocket is closed."""
     for n in range(500):
-        await _say(hass, f"hello {n}")
+        await say(hass, f"hello {n}")
     await hass.async_block_till_done()
     pool = setup_integration.runtime_data.pool
     assert len(pool.conversations) <= MAX_WARM_SESSIONS
@@ -54,9 +45,9 @@ async def test_a_long_conversation_stays_bounded(
     emulator.options.cache_block_tokens = 1
     assert await async_setup_component(hass, "conversation", {})
     assert await hass.config_entries.async_setup(config_entry.entry_id)
-    first = await _say(hass, "hello")
+    first = await say(hass, "hello")
     for n in range(199):
-        await _say(hass, f"number {n}", first.conversation_id)
+        await say(hass, f"number {n}", first.conversation_id)
 
     conv = config_entry.runtime_data.pool.conversations[first.conversation_id]
     session = conv.session

@@ -18,7 +18,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 import custom_components.openai_realtime  # noqa: F401
 from realtime_emulator import RealtimeEmulator
 
-AGENT = "conversation.realtime_emulator"
+from .conftest import AGENT
 
 
 @pytest.fixture

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.components import conversation
 from homeassistant.components.assist_pipeline.pipeline import PipelineEventType
-from homeassistant.core import Context, HomeAssistant
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers import (
     area_registry as ar,
     device_registry as dr,
@@ -26,8 +25,7 @@ from custom_components.openai_realtime.const import CONF_LLM_HASS_API, CONF_PROM
 from realtime_emulator import RealtimeEmulator
 
 from .pipeline import event, run, spoken
-
-AGENT = "conversation.realtime_emulator"
+from .typed import say
 
 
 def _kinds(emulator: RealtimeEmulator, kind: str) -> list[dict[str, Any]]:
@@ -44,14 +42,6 @@ def _cached_shares(emulator: RealtimeEmulator) -> list[float]:
         details = usage.get("input_token_details") or {}
         shares.append(details.get("cached_tokens", 0) / max(1, usage["input_tokens"]))
     return shares
-
-
-async def _say(
-    hass: HomeAssistant, text: str, conversation_id: str | None
-) -> conversation.ConversationResult:
-    return await conversation.async_converse(
-        hass, text, conversation_id, Context(), language="en", agent_id=AGENT
-    )
 
 
 @pytest.mark.parametrize("apis", [["assist"], []], ids=["assist", "chat-only"])
@@ -79,9 +69,9 @@ async def test_typed_follow_ups_keep_the_session_config(
         options={**config_entry.options, CONF_LLM_HASS_API: apis, CONF_PROMPT: prompt},
     )
     assert await hass.config_entries.async_setup(config_entry.entry_id)
-    first = await _say(hass, "hello", None)
+    first = await say(hass, "hello", None)
     for text in ("hello again", "and once more"):
-        await _say(hass, text, first.conversation_id)
+        await say(hass, text, first.conversation_id)
 
     updates = _kinds(emulator, "session.update")
     assert len(updates) == 1
@@ -159,10 +149,10 @@ async def test_tool_schemas_are_converted_once(
         return convert(schema, serializer)
 
     monkeypatch.setattr(tools_module, "schema_to_openapi", counting)
-    await _say(hass, "hello", None)
+    await say(hass, "hello", None)
     once = len(converted)
-    await _say(hass, "hello", None)  # a new conversation: new tool objects
-    await _say(hass, "hello", None)
+    await say(hass, "hello", None)  # a new conversation: new tool objects
+    await say(hass, "hello", None)
     assert len(converted) == once
     offered = [
         tool["name"]

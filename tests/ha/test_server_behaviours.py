@@ -27,16 +27,7 @@ from realtime_emulator.brain import HouseBrain, Rule, ScriptedBrain
 
 from .conftest import AGENT, Wire
 from .pipeline import answer, event, run, spoken, tts_audio
-
-
-async def _say(hass: HomeAssistant, text: str) -> conversation.ConversationResult:
-    return await conversation.async_converse(
-        hass, text, None, Context(), language="en", agent_id=AGENT
-    )
-
-
-def _speech(result: conversation.ConversationResult) -> str:
-    return str(result.response.speech["plain"]["speech"])
+from .typed import say, speech
 
 
 @pytest.mark.usefixtures("voice_house")
@@ -64,10 +55,10 @@ async def test_two_tool_calls_in_one_response(hass: HomeAssistant) -> None:
         await hass.services.async_call(
             "light", "turn_on", {"entity_id": light}, blocking=True
         )
-    result = await _say(hass, "turn off the kitchen lights and the ceiling lights")
+    result = await say(hass, "turn off the kitchen lights and the ceiling lights")
     assert hass.states.get("light.kitchen_lights").state == "off"
     assert hass.states.get("light.ceiling_lights").state == "off"
-    assert "kitchen lights" in _speech(result).lower()
+    assert "kitchen lights" in speech(result).lower()
 
 
 @pytest.mark.usefixtures("setup_integration")
@@ -78,9 +69,9 @@ async def test_an_error_mid_response_fails_the_turn_and_frees_the_session(
     words, its response is cancelled, and the next turn is not refused as busy."""
     emulator.options.mid_response_error = "server_error"
     emulator.options.model_delay = 0.05
-    failed = await _say(hass, "hello")
+    failed = await say(hass, "hello")
     assert failed.response.response_type is intent.IntentResponseType.ERROR
-    assert _speech(failed) == "The model had a problem answering. Please try again."
+    assert speech(failed) == "The model had a problem answering. Please try again."
     emulator.options.mid_response_error = None
     ok = await conversation.async_converse(
         hass, "hello", failed.conversation_id, Context(), language="en", agent_id=AGENT

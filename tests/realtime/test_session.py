@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 import json
 from typing import Any
@@ -34,10 +33,11 @@ from custom_components.openai_realtime.realtime.session import (
     FunctionCall,
     RealtimeSession,
 )
-from realtime_emulator import EmulatorOptions, RealtimeEmulator, speech
+from realtime_emulator import RealtimeEmulator, speech
 from realtime_emulator.brain import Rule, ScriptedBrain
 
-KEY = "sk-lib-test"
+from ..conftest import API_KEY as KEY
+
 CONFIG = ev.SessionConfig(
     instructions="You are a test.",
     voice="alloy",
@@ -50,22 +50,6 @@ CONFIG = ev.SessionConfig(
         ),
     ),
 )
-
-
-@pytest.fixture
-async def emu() -> AsyncIterator[RealtimeEmulator]:
-    """An emulator accepting KEY."""
-    emulator = RealtimeEmulator(EmulatorOptions(api_keys={KEY}))
-    await emulator.start()
-    yield emulator
-    await emulator.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    """A plain aiohttp session, as HA would supply."""
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 def _endpoint(
@@ -277,7 +261,7 @@ async def test_drop_mid_response_fails_the_stream(
 
 
 async def test_malformed_frames_are_skipped(
-    http: aiohttp.ClientSession, emu: RealtimeEmulator
+    http: aiohttp.ClientSession, emu: RealtimeEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A non-JSON frame mid-response is skipped; the response still completes."""
     session = await _open(http, emu)
@@ -286,6 +270,10 @@ async def test_malformed_frames_are_skipped(
         await session.add_user_text("hello")
         stream = await session.create_response(modalities=("text",))
         assert (await stream.wait_done()).status == "completed"
+        assert stream.text == "Hello! How can I help with your home?"
+        # The bad frame really went over the wire, and was skipped with a warning.
+        assert emu.sessions[-1].transport._malformed_sent
+        assert "Skipping a frame that is not JSON" in caplog.text
     finally:
         await session.close()
 
@@ -298,7 +286,8 @@ async def test_session_expiry(
     session = await _open(http, emu)
     try:
         await session.add_user_text("hello")
-        await asyncio.sleep(0.6)
+        async with asyncio.timeout(10):  # the server ends it after 0.3 s
+            await asyncio.wait([session._reader])
         assert session.closed
         assert isinstance(session.error, SessionExpiredError)
     finally:
