@@ -69,7 +69,9 @@ async def test_typed_turn_and_follow_up(
     user_texts = [
         e["item"]["content"][0]["text"]
         for e in session.received
-        if e["type"] == "conversation.item.create" and e["item"]["type"] == "message"
+        if e["type"] == "conversation.item.create"
+        and e["item"]["type"] == "message"
+        and e["item"]["role"] == "user"
     ]
     assert user_texts == ["hello", "what did I just say"]
 
