@@ -80,6 +80,9 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
+# Addresses reach the forms as placeholders: hassfest refuses URLs in strings.json.
+_PLACEHOLDERS = {"azure_resource_example": "https://my-resource.openai.azure.com"}
+
 _PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
 
@@ -230,6 +233,7 @@ class OpenAIRealtimeConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id=kind,
             data_schema=_connection_schema(kind, user_input or {}),
             errors=errors,
+            description_placeholders=_PLACEHOLDERS,
         )
 
     async def async_step_reauth(
