@@ -86,7 +86,7 @@ def logo(height: int, palette: Palette) -> Image.Image:
     font = ImageFont.load_default(size=round(big * 0.5))
     left, top, right, bottom = font.getbbox(WORDMARK)
     gap = round(big * 0.16)
-    width = big + gap + (right - left)
+    width = big + gap + round(right - left)
     image = Image.new("RGBA", (width, big), (0, 0, 0, 0))
     image.alpha_composite(mark(big, palette))
     draw = ImageDraw.Draw(image)
