@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from homeassistant.config_entries import (
-    ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
     OptionsFlow,
@@ -77,6 +76,8 @@ from .realtime.errors import AuthenticationError, RealtimeError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from .entry import OpenAIRealtimeConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -285,7 +286,9 @@ class OpenAIRealtimeConfigFlow(ConfigFlow, domain=DOMAIN):
 
     @staticmethod
     @callback
-    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
+    def async_get_options_flow(
+        config_entry: OpenAIRealtimeConfigEntry,
+    ) -> OptionsFlow:
         """Options: model, voice, prompt, tools, turn detection, prices."""
         return OpenAIRealtimeOptionsFlow()
 
