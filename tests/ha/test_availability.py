@@ -11,6 +11,7 @@ from datetime import timedelta
 import logging
 
 from homeassistant.components import conversation
+from homeassistant.components.assist_pipeline.pipeline import PipelineEventType
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.util import dt as dt_util
@@ -23,6 +24,8 @@ from pytest_homeassistant_custom_component.common import (
 import custom_components.openai_realtime  # noqa: F401
 from custom_components.openai_realtime.bridge.health import PROBE_FIRST
 from realtime_emulator import RealtimeEmulator
+
+from .pipeline import event, run, spoken
 
 pytestmark = pytest.mark.usefixtures("enable_custom_integrations")
 
@@ -124,3 +127,25 @@ async def test_a_rejected_key_is_not_probed(
     assert len(emulator.sessions) == sessions
     assert _states(hass, AGENT) == [True]
     assert await hass.config_entries.async_unload(setup_integration.entry_id)
+
+
+@pytest.mark.usefixtures("voice_house")
+async def test_a_satellite_finds_the_endpoint_down_and_back(
+    hass: HomeAssistant,
+    emulator: RealtimeEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A satellite's turn that cannot open a session ends at STT with an error
+    and makes the entities unavailable; the next satellite turn that gets a
+    session is answered and brings them back."""
+    caplog.set_level(logging.INFO, logger="custom_components.openai_realtime")
+    emulator.options.handshake_status = 503
+    events = await run(hass, spoken("hello"))
+    assert event(events, PipelineEventType.ERROR)["code"] == "stt-stream-failed"
+    assert _states(hass, AGENT, STT, TTS, SENSOR) == [True, True, True, False]
+    assert _logged(caplog, "is unavailable: ") == 1
+    emulator.options.handshake_status = None
+    events = await run(hass, spoken("hello"))
+    assert event(events, PipelineEventType.STT_END)["stt_output"]["text"] == "hello"
+    assert _states(hass, AGENT, STT, TTS) == [False] * 3
+    assert _logged(caplog, "is available again") == 1

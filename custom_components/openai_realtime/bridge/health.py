@@ -67,7 +67,12 @@ class EndpointHealth:
     def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call `listener()` whenever availability changes; returns the remover."""
         self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+
+        def remove() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return remove
 
     @callback
     def opened(self) -> None:
@@ -134,4 +139,3 @@ class EndpointHealth:
         if (task := self._probing) is not None and not task.done():
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        self._listeners.clear()
