@@ -9,6 +9,9 @@ generation makes; a real model makes its audio faster than it is spoken) and
 Failures: `handshake_status` (e.g. 429, 500, 503 at the upgrade: a 5xx server),
 `silent_after_handshake` (the websocket opens, `session.created` never comes),
 `beta_disabled` (a beta handshake is answered the way OpenAI has since 2026-05-12),
+`keys_without_access` (valid keys whose project may not use the Realtime API or the
+model: answered as `access_denied_as` says, "http_403" at the handshake or
+"model_not_found" as the session's first event, then the socket closes),
 `drop_after_events` (the TCP connection is cut after N server events),
 `malformed_after_events` (one non-JSON frame), `session_max_duration`
 (`session_expired`, then close 1001). An unreachable server is a stopped emulator:
@@ -50,7 +53,7 @@ blocks, and only once it reaches `cache_min_tokens` (the real server: 128 and 10
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 
@@ -72,6 +75,9 @@ class EmulatorOptions:
     handshake_status: int | None = None  # e.g. 429 or 500 at the upgrade
     silent_after_handshake: bool = False  # never send session.created
     beta_disabled: bool = False  # answer beta like OpenAI since 2026-05-12
+    # Accepted keys without Realtime access (they must pass `api_keys` too).
+    keys_without_access: set[str] = field(default_factory=set)
+    access_denied_as: Literal["http_403", "model_not_found"] = "http_403"
     vad_threshold_dbfs: float = -60.0  # threshold 0 → this; 1 → 0 dBFS
     received_limit: int = 100_000  # recorded client events per connection
     defer_response_created: bool = False

@@ -200,6 +200,13 @@ else:
 TTS_SKIPS_SUPPORTED_CONVERSIONS = hasattr(tts, "PcmFormat")
 
 
+# --- repairs ------------------------------------------------------------------------
+# A fix flow's steps return repairs.RepairsFlowResult on the newest HA (added after
+# 2026.2) and data_entry_flow.FlowResult before; typed loosely to serve both. Drop
+# with minimum >= the release that added it.
+type RepairsFlowResult = Any
+
+
 # --- speech-to-text -----------------------------------------------------------------
 # HA 2026.5: an STT entity says whether it needs HA's VAD and HA's gain/noise
 # processing. Drop with minimum >= 2026.5.

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
     from .entry import OpenAIRealtimeConfigEntry
 
+# Answers and read-aloud requests stream side by side (one session per voice).
+PARALLEL_UPDATES = 0
+
 
 async def async_setup_entry(
     hass: HomeAssistant,
@@ -32,7 +35,8 @@ async def async_setup_entry(
 class OpenAIRealtimeTTSEntity(OpenAIRealtimeEntity, tts.TextToSpeechEntity):
     """Speaks a voice turn's answer audio, or reads any text aloud."""
 
-    _attr_name = "Text-to-speech"
+    _uses_endpoint = True
+    _attr_translation_key = "tts"
     _attr_default_language = "en"
 
     def __init__(self, entry: OpenAIRealtimeConfigEntry) -> None:

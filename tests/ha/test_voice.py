@@ -18,6 +18,7 @@ from homeassistant.components.assist_pipeline.pipeline import (
     async_update_pipeline,
 )
 from homeassistant.core import Context, HomeAssistant
+import numpy as np
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -205,6 +206,22 @@ async def test_silence_is_a_clean_stt_error(
     assert error["code"] == "stt-no-text-recognized"
     # Too little audio to commit: nothing was asked of the model.
     assert not _session_events(emulator, "response.create")
+
+
+@pytest.mark.usefixtures("voice_house")
+async def test_unintelligible_speech_is_a_clean_stt_error(
+    hass: HomeAssistant, emulator: RealtimeEmulator
+) -> None:
+    """Loud audio the server cannot transcribe: it is committed, STT fails (no
+    transcript), and the endpoint still counts as available."""
+    # A loud hum below every symbol of the emulator's speech: heard, not words.
+    hum = (8000 * np.sin(2 * np.pi * 150 * np.arange(16000) / 16000)).astype(np.int16)
+    events = await _run(hass, hum.tobytes() + b"\x00\x00" * 3200)
+    error = _event(events, PipelineEventType.ERROR)
+    assert error["code"] == "stt-stream-failed"
+    assert _session_events(emulator, "input_audio_buffer.commit")
+    state = hass.states.get("stt.realtime_emulator_speech_to_text")
+    assert state is not None and state.state != "unavailable"
 
 
 @pytest.mark.usefixtures("voice_house")

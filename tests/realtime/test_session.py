@@ -20,6 +20,7 @@ from custom_components.openai_realtime.realtime.endpoint import (
     openai_endpoint,
 )
 from custom_components.openai_realtime.realtime.errors import (
+    AccessDeniedError,
     AuthenticationError,
     BetaApiDisabledError,
     CannotConnectError,
@@ -198,6 +199,23 @@ async def test_auth_rate_limit_and_unreachable(
     closed = openai_endpoint(KEY, "gpt-realtime", base_url="http://127.0.0.1:9/v1")
     with pytest.raises(CannotConnectError):
         await RealtimeSession.connect(http, closed, timeout=2)
+
+
+async def test_key_without_realtime_access(
+    http: aiohttp.ClientSession, emu: RealtimeEmulator
+) -> None:
+    """A key the server knows but refuses Realtime access (HTTP 403 at the
+    handshake, or model_not_found once open) is AccessDeniedError, a kind of
+    AuthenticationError; a wrong key (401) is not."""
+    emu.options.keys_without_access = {KEY}
+    with pytest.raises(AccessDeniedError, match="HTTP 403"):
+        await RealtimeSession.connect(http, _endpoint(emu))
+    emu.options.access_denied_as = "model_not_found"
+    with pytest.raises(AccessDeniedError, match="gpt-realtime"):
+        await RealtimeSession.connect(http, _endpoint(emu))
+    with pytest.raises(AuthenticationError) as err:
+        await RealtimeSession.connect(http, _endpoint(emu, key="sk-wrong"))
+    assert not isinstance(err.value, AccessDeniedError)
 
 
 async def test_beta_disabled_names_the_fix(

@@ -243,13 +243,16 @@ class ConversationPool:
         endpoint: Callable[[], Endpoint],
         idle_timeout: float,
         listeners: Sequence[Callable[[ServerEvent], None]] = (),
+        on_open: Callable[[], None] | None = None,
     ) -> None:
-        """Keep what opening a session needs; `listeners` hear all sessions' events."""
+        """Keep what opening a session needs; `listeners` hear all sessions' events
+        and `on_open()` every session that opened."""
         self.hass = hass
         self.http = http
         self.endpoint = endpoint
         self.idle_timeout = idle_timeout
         self.listeners = listeners
+        self.on_open = on_open
         self.conversations: dict[str, Conversation] = {}
         self.open_sessions: set[RealtimeSession] = set()
         self._unlisten: dict[RealtimeSession, list[Callable[[], None]]] = {}
@@ -279,6 +282,8 @@ class ConversationPool:
         self._unlisten[session] = [
             session.add_listener(listener) for listener in self.listeners
         ]
+        if self.on_open is not None:
+            self.on_open()
 
     def forget(self, session: RealtimeSession) -> None:
         """Stop tracking a session that is already closed."""

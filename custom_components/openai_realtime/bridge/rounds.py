@@ -20,6 +20,7 @@ from homeassistant.helpers import intent
 from .. import compat
 from ..realtime import events as ev
 from ..realtime.errors import (
+    AccessDeniedError,
     AuthenticationError,
     BetaApiDisabledError,
     CannotConnectError,
@@ -105,6 +106,12 @@ def error_for(err: Exception, host: str) -> TurnError:
 
     The log keeps the detail; the user never hears raw server text.
     """
+    if isinstance(err, AccessDeniedError):
+        return TurnError(
+            f"{host} refused this API key access to the realtime model. "
+            "Please see the repairs in Home Assistant's settings.",
+            reachable=False,
+        )
     if isinstance(err, AuthenticationError):
         return TurnError(
             f"{host} rejected the API key. Please re-enter it in the integration.",

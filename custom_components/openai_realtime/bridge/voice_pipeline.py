@@ -18,6 +18,7 @@ from homeassistant.helpers import chat_session, entity_registry as er
 from homeassistant.util.ulid import ulid_now
 
 from .. import compat
+from ..const import DOMAIN
 from ..realtime import events as ev
 from ..realtime.audio import AudioFormatError
 from ..realtime.errors import RealtimeError, ServerError, TranscriptionFailedError
@@ -25,7 +26,7 @@ from ..realtime.read_aloud import READ_ALOUD_INSTRUCTIONS, read_aloud_input
 from .audio_in import SentAudio, async_stream_audio
 from .audio_out import SESSION_WAV, WavShape, wav_stream
 from .llm_data import render_clock
-from .voice_turn import TurnState, VoiceTurn, current_voice_turn
+from .voice_turn import TurnFailure, TurnState, VoiceTurn, current_voice_turn
 
 if TYPE_CHECKING:
     from collections.abc import (
@@ -215,7 +216,7 @@ class VoicePipeline:
             failure = turn.failure
             if failure is not None and not failure.reachable and not turn.audio.size:
                 # Nothing can be said: fail the request, the satellite sounds an error.
-                raise HomeAssistantError(failure.speech)
+                raise _cannot_answer(failure)
             return wav_stream(self._answer_audio(turn, voice), shape)
         if turn is not None and turn.awaiting_agent:
             # HA answered this turn itself (local intents): stop the model's answer.
@@ -235,7 +236,7 @@ class VoicePipeline:
         if (failure := turn.failure) is None:
             return
         if not failure.reachable:
-            raise HomeAssistantError(failure.speech)
+            raise _cannot_answer(failure)
         async for chunk in self._read_aloud(failure.speech, voice):
             yield chunk
 
@@ -287,6 +288,15 @@ class VoicePipeline:
         ):
             return
         turn.abandon("another agent answered")
+
+
+def _cannot_answer(failure: TurnFailure) -> HomeAssistantError:
+    """The TTS request's error when the failure can't be spoken (translated)."""
+    return HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key="turn_failed",
+        translation_placeholders={"reason": failure.speech},
+    )
 
 
 def _settle(future: asyncio.Future[str]) -> None:
