@@ -7,7 +7,7 @@ from unittest.mock import patch
 
 from homeassistant import config_entries
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType, InvalidData
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -22,8 +22,6 @@ from custom_components.openai_realtime.const import (
     CONF_ENDPOINT_KIND,
     CONF_LLM_HASS_API,
     CONF_MODEL,
-    CONF_PRICES,
-    CONF_PROMPT,
     CONF_VOICE,
     DOMAIN,
     ENDPOINT_AZURE,
@@ -32,6 +30,7 @@ from custom_components.openai_realtime.const import (
 from realtime_emulator import RealtimeEmulator
 
 from ..conftest import API_KEY, entry_data
+from .forms import submission
 
 pytestmark = pytest.mark.usefixtures("enable_custom_integrations")
 
@@ -223,57 +222,6 @@ async def test_reconfigure(
         await second.stop()
 
 
-async def test_options(hass: HomeAssistant, setup_integration: MockConfigEntry) -> None:
-    """Valid options are stored, with prices per model; the entry reloads."""
-    entry = setup_integration
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert result["type"] is FlowResultType.FORM
-    schema_keys = {str(key) for key in result["data_schema"].schema}
-    assert {"model", "voice", "prompt", "llm_hass_api", "turn_detection"} <= schema_keys
-
-    user_input = _options_input(
-        model="my-custom-realtime", voice="cedar", prices=[1, 0.1, 2, 3, 0.3, 4]
-    )
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], user_input
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    await hass.async_block_till_done()
-    assert entry.options[CONF_MODEL] == "my-custom-realtime"
-    assert entry.options[CONF_PRICES]["my-custom-realtime"]["audio_out"] == 4
-    assert entry.state is config_entries.ConfigEntryState.LOADED
-
-
-@pytest.mark.parametrize(
-    ("changes", "errors"),
-    [
-        (
-            {"model": "gpt-4o-realtime-preview", "voice": "marin"},
-            {"voice": "invalid_voice"},
-        ),
-        ({"voice": "nobody"}, {"voice": "invalid_voice"}),
-        ({"model": "  "}, {"model": "invalid_model"}),
-    ],
-)
-async def test_options_invalid(
-    hass: HomeAssistant,
-    setup_integration: MockConfigEntry,
-    changes: dict[str, Any],
-    errors: dict[str, str],
-) -> None:
-    """Invalid combinations come back as form errors; nothing is stored."""
-    entry = setup_integration
-    before = dict(entry.options)
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    user_input = _options_input() | changes
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], user_input
-    )
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == errors
-    assert dict(entry.options) == before
-
-
 async def test_reconfigure_and_options_set_the_entry_up_once(
     hass: HomeAssistant,
     emulator: RealtimeEmulator,
@@ -299,8 +247,12 @@ async def test_reconfigure_and_options_set_the_entry_up_once(
         assert len(second.sessions) == 2  # the flow's check, then one setup
 
         result = await hass.config_entries.options.async_init(entry.entry_id)
-        user_input = _options_input(voice="cedar")
-        await hass.config_entries.options.async_configure(result["flow_id"], user_input)
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], submission(result, voice="cedar")
+        )
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], submission(result)
+        )
         await hass.async_block_till_done()
         assert entry.options[CONF_VOICE] == "cedar"
         assert entry.state is config_entries.ConfigEntryState.LOADED
@@ -309,60 +261,6 @@ async def test_reconfigure_and_options_set_the_entry_up_once(
         assert await hass.config_entries.async_unload(entry.entry_id)
     finally:
         await second.stop()
-
-
-def _options_input(
-    model: str = "gpt-realtime", voice: str = "marin", prices: list[float] | None = None
-) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        CONF_MODEL: model,
-        CONF_VOICE: voice,
-        CONF_PROMPT: "You are a helpful house.",
-        CONF_LLM_HASS_API: ["assist"],
-        "temperature": 0.8,
-        "max_output_tokens": 512,
-        "turn_detection": "server_vad",
-        "vad_threshold": 0.5,
-        "vad_prefix_padding_ms": 300,
-        "vad_silence_duration_ms": 500,
-        "vad_eagerness": "auto",
-        "transcription_model": "gpt-4o-mini-transcribe",
-        "idle_timeout": 120,
-        "eager_response": True,
-    }
-    fields = (
-        "text_in",
-        "cached_text_in",
-        "text_out",
-        "audio_in",
-        "cached_audio_in",
-        "audio_out",
-    )
-    for name, price in zip(fields, prices or [], strict=False):
-        values[f"price_{name}"] = price
-    return values
-
-
-async def test_options_bad_template_and_prices(
-    hass: HomeAssistant, setup_integration: MockConfigEntry
-) -> None:
-    """A broken template is refused by the form; prices must be all or none."""
-    entry = setup_integration
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    with pytest.raises(InvalidData):
-        await hass.config_entries.options.async_configure(
-            result["flow_id"], _options_input() | {CONF_PROMPT: "{{ unclosed"}
-        )
-    # A model with no known prices: one price alone is not enough.
-    hass.config_entries.async_update_entry(
-        entry, options={**entry.options, CONF_MODEL: "my-model"}
-    )
-    await hass.async_block_till_done()
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], _options_input(model="my-model") | {"price_text_in": 1.0}
-    )
-    assert result["errors"] == {"base": "incomplete_prices"}
 
 
 def test_title_never_shows_url_credentials() -> None:
