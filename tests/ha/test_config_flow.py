@@ -8,11 +8,13 @@ from unittest.mock import patch
 from homeassistant import config_entries
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 import custom_components.openai_realtime  # noqa: F401
+from custom_components.openai_realtime.bridge.endpoint_config import endpoint_provider
 from custom_components.openai_realtime.const import (
     CONF_API_KEY,
     CONF_AZURE_API_VERSION,
@@ -272,3 +274,104 @@ def test_title_never_shows_url_credentials() -> None:
         CONF_BASE_URL: "https://user:s3cret@llm.example:8443/v1",
     }
     assert _title(data) == "Realtime (llm.example:8443/v1)"
+
+
+async def test_two_entries_on_one_endpoint_are_told_apart(
+    hass: HomeAssistant, emulator: RealtimeEmulator
+) -> None:
+    """Two keys on one server: two titles, two device names; the device says who
+    serves it (the host, not OpenAI) and what."""
+    emulator.options.api_keys = {API_KEY, "sk-second-project"}
+    entries = []
+    for key in (API_KEY, "sk-second-project"):
+        result = await _start_custom(hass)
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_BASE_URL: emulator.base_url, CONF_API_KEY: key}
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        entries.append(result["result"])
+    await hass.async_block_till_done()
+    base = f"Realtime (127.0.0.1:{emulator.port}/v1)"
+    assert [entry.title for entry in entries] == [base, f"{base} 2"]
+
+    registry = dr.async_get(hass)
+    devices = [
+        device
+        for entry in entries
+        for device in dr.async_entries_for_config_entry(registry, entry.entry_id)
+    ]
+    assert [device.name for device in devices] == [base, f"{base} 2"]
+    for device in devices:
+        assert device.manufacturer == f"127.0.0.1:{emulator.port}"
+        assert device.model == "gpt-realtime"
+        assert device.entry_type is dr.DeviceEntryType.SERVICE
+    for entry in entries:
+        assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reconfigure_keeps_a_title_the_user_chose(
+    hass: HomeAssistant, emulator: RealtimeEmulator, config_entry: MockConfigEntry
+) -> None:
+    """Our title follows the endpoint; one the user typed stays."""
+    second = RealtimeEmulator()
+    await second.start()
+    try:
+        hass.config_entries.async_update_entry(
+            config_entry, title=f"Realtime (127.0.0.1:{emulator.port}/v1)"
+        )
+        result = await config_entry.start_reconfigure_flow(hass)
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_BASE_URL: second.base_url}
+        )
+        await hass.async_block_till_done()
+        assert config_entry.title == f"Realtime (127.0.0.1:{second.port}/v1)"
+
+        hass.config_entries.async_update_entry(config_entry, title="Kitchen brain")
+        result = await config_entry.start_reconfigure_flow(hass)
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_BASE_URL: emulator.base_url}
+        )
+        await hass.async_block_till_done()
+        assert config_entry.title == "Kitchen brain"
+        assert config_entry.data[CONF_BASE_URL] == emulator.base_url
+        assert await hass.config_entries.async_unload(config_entry.entry_id)
+    finally:
+        await second.stop()
+
+
+@pytest.mark.parametrize(
+    ("data", "provider"),
+    [
+        ({CONF_ENDPOINT_KIND: "openai"}, "OpenAI"),
+        (
+            {CONF_ENDPOINT_KIND: ENDPOINT_AZURE, CONF_AZURE_RESOURCE: "https://x.y"},
+            "Microsoft Azure",
+        ),
+        (
+            {
+                CONF_ENDPOINT_KIND: ENDPOINT_CUSTOM,
+                CONF_BASE_URL: "https://api.openai.com/v1",
+            },
+            "OpenAI",
+        ),
+        (
+            {
+                CONF_ENDPOINT_KIND: ENDPOINT_CUSTOM,
+                CONF_BASE_URL: "https://me.openai.azure.com/openai/v1",
+            },
+            "Microsoft Azure",
+        ),
+        (
+            {
+                CONF_ENDPOINT_KIND: ENDPOINT_CUSTOM,
+                CONF_BASE_URL: "http://user:s3cret@Realtime.lan:8765/v1",
+            },
+            "realtime.lan:8765",
+        ),
+    ],
+)
+def test_device_manufacturer_is_who_serves_the_endpoint(
+    data: dict[str, Any], provider: str
+) -> None:
+    """OpenAI, Microsoft Azure, or the host (never its credentials)."""
+    assert endpoint_provider(data) == provider
