@@ -133,7 +133,7 @@ def _normalise(kind: str, user_input: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _title(data: Mapping[str, Any]) -> str:
+def endpoint_title(data: Mapping[str, Any]) -> str:
     kind = data[CONF_ENDPOINT_KIND]
     if kind == ENDPOINT_OPENAI:
         return "OpenAI Realtime"
@@ -154,7 +154,7 @@ def _unique_title(
     Two entries on one endpoint (two keys, two projects) would otherwise share a
     title and a device name. The user can rename either.
     """
-    base = _title(data)
+    base = endpoint_title(data)
     taken = {
         entry.title
         for entry in hass.config_entries.async_entries(DOMAIN)
@@ -169,9 +169,19 @@ def _unique_title(
 
 def _is_our_title(title: str, data: Mapping[str, Any]) -> bool:
     """Whether `title` is one `_unique_title` gave for `data` (not the user's)."""
-    base = _title(data)
+    base = endpoint_title(data)
     rest = title.removeprefix(base)
     return title.startswith(base) and (not rest or rest.strip().isdigit())
+
+
+def title_after_update(
+    hass: HomeAssistant, entry: ConfigEntry, data: Mapping[str, Any]
+) -> str:
+    """The entry's title once its endpoint becomes `data`: ours follows the
+    endpoint, a title the user chose stays."""
+    if _is_our_title(entry.title, entry.data):
+        return _unique_title(hass, data, entry.entry_id)
+    return entry.title
 
 
 def _check_model(data: Mapping[str, Any]) -> str:

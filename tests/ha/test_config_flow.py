@@ -267,13 +267,13 @@ async def test_reconfigure_and_options_set_the_entry_up_once(
 
 def test_title_never_shows_url_credentials() -> None:
     """Entry titles are shown everywhere; a base URL's user:password is not."""
-    from custom_components.openai_realtime.config_flow import _title
+    from custom_components.openai_realtime.config_flow import endpoint_title
 
     data = {
         CONF_ENDPOINT_KIND: ENDPOINT_CUSTOM,
         CONF_BASE_URL: "https://user:s3cret@llm.example:8443/v1",
     }
-    assert _title(data) == "Realtime (llm.example:8443/v1)"
+    assert endpoint_title(data) == "Realtime (llm.example:8443/v1)"
 
 
 async def test_two_entries_on_one_endpoint_are_told_apart(
