@@ -1,10 +1,11 @@
 """The development Home Assistant: its configuration, and a launcher for it.
 
-Shared by `scripts/develop` and the system test (tests/system), so that both run the
-same house:
+Shared by `scripts/develop` and the system tests (tests/system), so that both run
+the same house:
 
   python scripts/dev_config.py write --config DIR --port 8123 --token-file FILE \
       [--emulator-url http://127.0.0.1:8765/v1 | --real] [--no-frontend]
+  python scripts/dev_config.py emulator --port 8765 [emulator arguments...]
   python scripts/dev_config.py hass --config DIR [hass arguments...]
 
 `write` (re)writes configuration.yaml (a demo house, our integration, the dev_seed
@@ -24,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 READY_FILE = "dev_seed.ready"
 USERNAME = "dev"
 PASSWORD = "dev"  # noqa: S105 - a loopback-only development login
-# The emulator accepts any key unless started with --api-key.
+# The key the develop emulator accepts (`emulator` starts it with --api-key) and the
+# seeded entry uses: any other key, an empty one too, is rejected as by OpenAI.
 EMULATOR_KEY = "dev-emulator-key"
 # Onboarding done: the seed creates the login, so the wizard is not needed.
 _ONBOARDING = {
@@ -62,9 +64,15 @@ def ffmpeg_binary() -> str:
     return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
+def _url_host(address: str) -> str:
+    """An IP address as a URL's host ([::1] for IPv6)."""
+    return f"[{address}]" if ":" in address else address
+
+
 def configuration_yaml(
     *,
     port: int,
+    listen: str = "127.0.0.1",
     token_file: Path,
     ready_file: Path,
     emulator_url: str | None,
@@ -103,8 +111,11 @@ def configuration_yaml(
             "  time_zone: UTC",
             "  country: NL",
             "  currency: EUR",
+            # The URL satellites fetch answers from (TTS); a satellite on another
+            # machine needs `listen` to be an address it can reach.
+            f"  internal_url: {_quote(f'http://{_url_host(listen)}:{port}')}",
             "http:",
-            "  server_host: 127.0.0.1",
+            f"  server_host: {_quote(listen)}",
             f"  server_port: {port}",
             *components,
             "logger:",
@@ -137,6 +148,7 @@ def write_config(
     config_dir: Path,
     *,
     port: int,
+    listen: str = "127.0.0.1",
     token_file: Path,
     emulator_url: str | None,
     frontend: bool = True,
@@ -157,6 +169,7 @@ def write_config(
     (config_dir / "configuration.yaml").write_text(
         configuration_yaml(
             port=port,
+            listen=listen,
             token_file=token_file.resolve(),
             ready_file=ready_file.resolve(),
             emulator_url=emulator_url,
@@ -169,8 +182,13 @@ def write_config(
     return ready_file
 
 
-def run_hass(argv: list[str]) -> int:
-    """Run Home Assistant in this process with `argv` as its arguments."""
+def run_hass(argv: list[str], *, install_requirements: bool = False) -> int:
+    """Run Home Assistant in this process with `argv` as its arguments.
+
+    Every requirement of this configuration is in the venv. Integrations the user
+    adds later (ESPHome for a Voice PE, ...) may need more: with
+    `install_requirements` HA installs those as it normally does.
+    """
     from homeassistant import __main__ as hass_main, const
 
     required = const.REQUIRED_PYTHON_VER
@@ -179,34 +197,61 @@ def run_hass(argv: list[str]) -> int:
     if sys.version_info[:2] < required[:2]:
         sys.exit(f"Home Assistant needs Python {required[0]}.{required[1]}")
     hass_main.validate_python = lambda: None
-    # --skip-pip: HA would otherwise install missing requirements into the venv
-    # while it starts, racing its own imports (the demo's camera platform then
-    # fails); the venvs hold everything this configuration needs.
-    sys.argv = ["hass", "--skip-pip", *argv]
+    # --skip-pip (the system tests): nothing is installed, so a requirement missing
+    # from the venv fails at once instead of fetching it from PyPI while HA starts.
+    sys.argv = ["hass", *([] if install_requirements else ["--skip-pip"]), *argv]
     return hass_main.main()
 
 
+def run_emulator(argv: list[str]) -> None:
+    """Run the Realtime API emulator in this process, accepting EMULATOR_KEY only."""
+    sys.path.insert(0, str(ROOT))
+    from realtime_emulator.__main__ import main as emulator_main
+
+    sys.argv = ["realtime_emulator", "--api-key", EMULATOR_KEY, *argv]
+    emulator_main()
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`write` a configuration, or run `hass` on one."""
+    """`write` a configuration, run the `emulator`, or run `hass` on one."""
     parser = argparse.ArgumentParser(prog="scripts/dev_config.py")
     commands = parser.add_subparsers(dest="command", required=True)
     write = commands.add_parser("write", help="write the configuration")
     write.add_argument("--config", type=Path, required=True)
     write.add_argument("--port", type=int, required=True, help="HA's HTTP port")
+    write.add_argument(
+        "--listen", default="127.0.0.1", help="the address HA listens on (one IP)"
+    )
     write.add_argument("--token-file", type=Path, required=True)
     endpoint = write.add_mutually_exclusive_group(required=True)
     endpoint.add_argument("--emulator-url", help="the emulator's /v1 base URL")
     endpoint.add_argument("--real", action="store_true", help="OpenAI (env key)")
     write.add_argument("--no-frontend", dest="frontend", action="store_false")
-    commands.add_parser("hass", help="run Home Assistant (arguments pass through)")
+    hass = commands.add_parser(
+        "hass", help="run Home Assistant (other arguments pass through)"
+    )
+    hass.add_argument(
+        "--install-requirements",
+        action="store_true",
+        help="let HA install what integrations added later need (not --skip-pip)",
+    )
+    commands.add_parser(
+        "emulator",
+        add_help=False,  # --help is the emulator's
+        help="run the emulator with the develop key (arguments pass through)",
+    )
     args, rest = parser.parse_known_args(argv)
     if args.command == "hass":
-        return run_hass(rest)
+        return run_hass(rest, install_requirements=args.install_requirements)
+    if args.command == "emulator":
+        run_emulator(rest)
+        return 0
     if rest:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
     write_config(
         args.config,
         port=args.port,
+        listen=args.listen,
         token_file=args.token_file,
         emulator_url=None if args.real else args.emulator_url,
         frontend=args.frontend,
