@@ -10,228 +10,37 @@ itself: in the background, restarted on another emulator port, stopped by SIGTER
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass, field
-import json
+from collections.abc import Iterator
+from contextlib import suppress
+from dataclasses import dataclass
 import os
 from pathlib import Path
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
-from typing import Any
-import urllib.error
-import urllib.request
 import wave
 
 import pytest
 
 from realtime_emulator import speech
 
+from .house import (
+    LIGHT,
+    ROOT,
+    START_TIMEOUT,
+    STOP_TIMEOUT,
+    TURN_TIMEOUT,
+    DevHouse,
+    free_ports,
+    listening,
+    logs_on_failure,
+    run_tool,
+)
+
 pytestmark = pytest.mark.system
-
-ROOT = Path(__file__).resolve().parents[2]
-LIGHT = "light.kitchen_lights"
-START_TIMEOUT = 60.0  # cold imports on a CI runner; about 3 s when warm
-TURN_TIMEOUT = 20.0
-STOP_TIMEOUT = 10.0
-
-
-@dataclass
-class DevHouse:
-    """A running emulator + Home Assistant pair and where their logs go."""
-
-    url: str
-    token_file: Path
-    emulator_url: str = ""
-    logs: list[Path] = field(default_factory=list)
-
-    @property
-    def token(self) -> str:
-        """The long-lived token the seed wrote."""
-        return self.token_file.read_text().strip()
-
-    def api(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        """GET (or POST `body` to) HA's REST API; the decoded answer."""
-        request = urllib.request.Request(  # noqa: S310 - our own http:// URL
-            f"{self.url}/api/{path}",
-            data=None if body is None else json.dumps(body).encode(),
-            headers={
-                "Authorization": f"Bearer {self.token}",
-                "Content-Type": "application/json",
-            },
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            return json.load(response)
-
-    def state(self, entity_id: str) -> str:
-        """An entity's state through HA's REST API."""
-        return str(self.api(f"states/{entity_id}")["state"])
-
-    def add_compatible_server(self, base_url: str, api_key: str) -> dict[str, Any]:
-        """The config flow's compatible-server form, filled in as in the browser."""
-        flow = self.api("config/config_entries/flow", {"handler": "openai_realtime"})
-        path = f"config/config_entries/flow/{flow['flow_id']}"
-        self.api(path, {"next_step_id": "custom"})
-        result: dict[str, Any] = self.api(
-            path, {"base_url": base_url, "api_key": api_key}
-        )
-        return result
-
-    def entries(self) -> list[dict[str, Any]]:
-        """Our config entries, as the integrations page lists them."""
-        entries: list[dict[str, Any]] = self.api(
-            "config/config_entries/entry?domain=openai_realtime"
-        )
-        return entries
-
-    def satellite(self, *args: str) -> dict[str, str]:
-        """Run tools/satellite.py; return its printed fields (`answer`, …)."""
-        return _run_tool(
-            "tools/satellite.py",
-            *("--url", self.url, "--token-file", str(self.token_file)),
-            *args,
-        )
-
-
-def _run_tool(script: str, *args: str) -> dict[str, str]:
-    """Run one of tools/*.py; return its printed `name: value` fields."""
-    done = subprocess.run(  # noqa: S603 - our own scripts
-        [sys.executable, str(ROOT / script), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=TURN_TIMEOUT,
-        check=False,
-    )
-    print(f"$ {script} {' '.join(args)}\n{done.stdout}{done.stderr}")
-    assert done.returncode == 0, f"{script} failed: {done.stderr}"
-    return _fields(done.stdout)
-
-
-def _fields(output: str) -> dict[str, str]:
-    """The satellite's `name: value` lines ("you said", "answer", …)."""
-    pairs = (line.split(":", 1) for line in output.splitlines() if ":" in line)
-    return {name.strip(): value.strip() for name, value in pairs}
-
-
-def _free_ports(count: int) -> list[int]:
-    """Loopback ports nobody listens on (held open together, so they differ)."""
-    with ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-
-
-def _wait_for(
-    ready: Callable[[], bool], processes: list[subprocess.Popen[bytes]], what: str
-) -> None:
-    """Poll `ready`; fail fast if a process died, or after START_TIMEOUT."""
-    deadline = time.monotonic() + START_TIMEOUT
-    while not ready():
-        if dead := [p.args for p in processes if p.poll() is not None]:
-            pytest.fail(f"exited while waiting for {what}: {dead}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-@contextmanager
-def _logs_on_failure(logs: list[Path]) -> Iterator[None]:
-    """Print the processes' logs when the block fails (pytest shows them then)."""
-    try:
-        yield
-    except GeneratorExit:
-        raise
-    except BaseException:  # pytest.fail and timeouts are not Exceptions
-        for log in logs:
-            text = log.read_text(errors="replace") if log.exists() else "(none)"
-            print(f"----- {log.name} -----\n{text}")
-        raise
-
-
-@contextmanager
-def _processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Processes started into the list are stopped on exit, whatever happened."""
-    started: list[subprocess.Popen[bytes]] = []
-    try:
-        yield started
-    finally:
-        for process in started:
-            process.terminate()
-        for process in started:
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _spawn(
-    processes: list[subprocess.Popen[bytes]], log: Path, *args: str
-) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:  # the child keeps its own descriptor
-        process = subprocess.Popen(  # noqa: S603 - our own scripts
-            [sys.executable, *args], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
-        )
-    processes.append(process)
-    return process
-
-
-@pytest.fixture
-def dev_house(tmp_path: Path) -> Iterator[DevHouse]:
-    """The develop house in tmp_path, seeded and ready; stopped afterwards."""
-    ha_port, emulator_port = _free_ports(2)
-    config = tmp_path / "config"
-    house = DevHouse(
-        f"http://127.0.0.1:{ha_port}",
-        tmp_path / "token",
-        f"http://127.0.0.1:{emulator_port}/v1",
-    )
-    house.logs = [tmp_path / "hass.log", tmp_path / "emulator.log"]
-    with _processes() as processes, _logs_on_failure(house.logs):
-        _spawn(
-            processes,
-            tmp_path / "emulator.log",
-            *(str(ROOT / "scripts/dev_config.py"), "emulator"),
-            *("--port", str(emulator_port)),
-            # As fast as it goes: no pacing and no model delay, so a response
-            # sent ahead of its commit would answer empty speech (it once did).
-            *("--pacing", "fast", "--model-delay", "0"),
-        )
-        subprocess.run(  # noqa: S603 - our own scripts
-            [
-                sys.executable,
-                str(ROOT / "scripts/dev_config.py"),
-                "write",
-                *("--config", str(config), "--port", str(ha_port)),
-                *("--token-file", str(house.token_file)),
-                *("--emulator-url", house.emulator_url),
-                "--no-frontend",
-            ],
-            check=True,
-            timeout=TURN_TIMEOUT,
-        )
-        # The seed checks the endpoint through the config flow: emulator first.
-        _wait_for(lambda: _listening(emulator_port), processes, "the emulator")
-        _spawn(
-            processes,
-            tmp_path / "hass.log",
-            *(str(ROOT / "scripts/dev_config.py"), "hass", "--config", str(config)),
-        )
-        _wait_for((config / "dev_seed.ready").exists, processes, "the seed")
-        assert house.token_file.exists()
-        yield house
 
 
 def readme_first_suggestion() -> str:
@@ -246,14 +55,14 @@ def test_develop_house_text_and_voice(dev_house: DevHouse, tmp_path: Path) -> No
     """The README's first suggestion changes the demo house; a spoken turn from
     the WAV recipe and one with --say, in the same conversation, change it back
     and forth; the answers' audio says what the satellite printed."""
-    with _logs_on_failure(dev_house.logs):
+    with logs_on_failure(dev_house.logs):
         before = dev_house.state(LIGHT)
         typed = dev_house.satellite("--text", readme_first_suggestion())
         assert typed["answer"] == "Turned off the kitchen lights."
         assert (before, dev_house.state(LIGHT)) == ("on", "off")
 
         question, reply = tmp_path / "question.wav", tmp_path / "reply.wav"
-        written = _run_tool(
+        written = run_tool(
             "tools/speech_wav.py", "turn on the kitchen lights", str(question)
         )
         assert (
@@ -281,7 +90,7 @@ def test_develop_house_text_and_voice(dev_house: DevHouse, tmp_path: Path) -> No
 def test_the_develop_emulator_wants_the_develop_key(dev_house: DevHouse) -> None:
     """Like OpenAI, the develop emulator refuses a wrong or missing key, so the
     form's "invalid key" error can be seen; the key the form names works."""
-    with _logs_on_failure(dev_house.logs):
+    with logs_on_failure(dev_house.logs):
         base_url = dev_house.emulator_url
         for key in ("sk-wrong", ""):
             result = dev_house.add_compatible_server(base_url, key)
@@ -290,14 +99,6 @@ def test_the_develop_emulator_wants_the_develop_key(dev_house: DevHouse) -> None
         result = dev_house.add_compatible_server(base_url, "dev-emulator-key")
         assert result["type"] == "abort"
         assert result["reason"] == "already_configured"
-
-
-def _write_wav(path: Path, pcm: bytes, rate: int = 16000) -> None:
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(pcm)
 
 
 def _decode_wav(path: Path) -> str:
@@ -366,7 +167,7 @@ def _stop(develop: Develop, *ports: int) -> None:
     """SIGTERM, as the README says: it stops, and so do HA and the emulator."""
     os.kill(develop.pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT + 35  # develop waits up to 30 s
-    while _alive(develop.pid) or any(_listening(port) for port in ports):
+    while _alive(develop.pid) or any(listening(port) for port in ports):
         if time.monotonic() > deadline:
             pytest.fail(f"SIGTERM did not stop scripts/develop:\n{develop.output()}")
         time.sleep(0.1)
@@ -387,19 +188,19 @@ def test_develop_restarts_on_another_port_and_stops_on_sigterm(
 ) -> None:
     """The printed suggestion works; an entry the user added survives a restart on
     another emulator port, where the seeded entry follows; SIGTERM stops it all."""
-    ha_port, first_port, second_port = _free_ports(3)
+    ha_port, first_port, second_port = free_ports(3)
     config = tmp_path / "dev"
     common = ("--config-dir", str(config), "--port", str(ha_port))
     develop = _start_develop(
         tmp_path / "first.log", *common, "--emulator-port", str(first_port)
     )
     develop_runs.append(develop)
-    with _logs_on_failure([develop.log, config / "config/home-assistant.log"]):
+    with logs_on_failure([develop.log, config / "config/home-assistant.log"]):
         suggestion = shlex.split(develop.wait_ready())
         assert suggestion[0] == "tools/satellite"
         house = DevHouse(f"http://127.0.0.1:{ha_port}", config / "token")
         before = house.state(LIGHT)
-        printed = _run_tool("tools/satellite.py", *suggestion[1:])
+        printed = run_tool("tools/satellite.py", *suggestion[1:])
         assert printed["answer"] == "Turned off the kitchen lights."
         assert (before, house.state(LIGHT)) == ("on", "off")
         # The user adds an entry of their own (another URL for the same server).
@@ -419,6 +220,6 @@ def test_develop_restarts_on_another_port_and_stops_on_sigterm(
             f"Realtime (127.0.0.1:{second_port}/v1)",
             f"Realtime (localhost:{first_port}/v1)",
         ]
-        printed = _run_tool("tools/satellite.py", *suggestion[1:])
+        printed = run_tool("tools/satellite.py", *suggestion[1:])
         assert printed["answer"] == "Turned off the kitchen lights."
         _stop(develop, ha_port, second_port)
