@@ -17,9 +17,11 @@ everything is in place; `write` removes a stale one, so waiting for it is reliab
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 import json
 from pathlib import Path
 import sys
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_FILE = "dev_seed.ready"
@@ -77,8 +79,13 @@ def configuration_yaml(
     ready_file: Path,
     emulator_url: str | None,
     frontend_repo: Path | None = None,
+    http_in_storage: bool = False,
 ) -> str:
-    """configuration.yaml of the demo house with OpenAI Realtime as its assistant."""
+    """configuration.yaml of the demo house with OpenAI Realtime as its assistant.
+
+    `http_in_storage`: this HA keeps its HTTP settings in storage (see
+    `http_storage`), so they are not written here.
+    """
     # Explicit components rather than default_config: faster, and no requirements
     # beyond what the venvs hold. HA always sets `frontend` up and goes into recovery
     # mode if it fails; pointing it at an empty "development repo" lets it start
@@ -114,9 +121,15 @@ def configuration_yaml(
             # The URL satellites fetch answers from (TTS); a satellite on another
             # machine needs `listen` to be an address it can reach.
             f"  internal_url: {_quote(f'http://{_url_host(listen)}:{port}')}",
-            "http:",
-            f"  server_host: {_quote(listen)}",
-            f"  server_port: {port}",
+            *(
+                []
+                if http_in_storage
+                else [
+                    "http:",
+                    f"  server_host: {_quote(listen)}",
+                    f"  server_port: {port}",
+                ]
+            ),
             *components,
             "logger:",
             "  default: warning",
@@ -135,6 +148,37 @@ def configuration_yaml(
             "",
         ]
     )
+
+
+def http_storage(listen: str, port: int) -> dict[str, Any] | None:
+    """`.storage/http` holding the house's HTTP settings, where HA stores them.
+
+    HA 2026.11 keeps them in storage: it takes `http:` from YAML once, as an
+    unconfirmed trial, and after five minutes without a click on "Confirm" it
+    restarts on its defaults (port 8123, every interface) or stops. The settings
+    go straight into the confirmed ("stable") slot instead, with the YAML
+    migration marked done; each `write` replaces them, so --port and --listen
+    apply on every start. None where HA still reads them from YAML.
+    """
+    try:
+        from homeassistant.components.http import config as http_config
+    except ImportError:
+        return None
+    schema = getattr(http_config, "HTTP_STORAGE_SCHEMA", None)
+    if schema is None or not hasattr(http_config, "HTTPConfigStore"):
+        return None
+    stable = dict(schema({"server_host": [listen], "server_port": port}))
+    stable |= {
+        "created_at": datetime.now(UTC).isoformat(),
+        "error": None,
+        "error_message": None,
+    }
+    return {
+        "version": http_config.STORAGE_VERSION,
+        "minor_version": http_config.STORAGE_MINOR_VERSION,
+        "key": http_config.STORAGE_KEY,
+        "data": {"stable": stable, "pending": None, "yaml_migration_done": True},
+    }
 
 
 def _link(link: Path, target: Path) -> None:
@@ -162,6 +206,12 @@ def write_config(
     _link(components / "dev_seed", ROOT / "scripts/dev_seed")
     ready_file = config_dir / READY_FILE
     ready_file.unlink(missing_ok=True)
+    http = http_storage(listen, port)
+    if http is not None:
+        # Private, as HA writes it. A StrEnum (the SSL profile) is written as its value.
+        path = storage / "http"
+        path.write_text(json.dumps(http, indent=2))
+        path.chmod(0o600)
     frontend_repo = None
     if not frontend:
         frontend_repo = config_dir / "no-frontend"
@@ -174,6 +224,7 @@ def write_config(
             ready_file=ready_file.resolve(),
             emulator_url=emulator_url,
             frontend_repo=frontend_repo,
+            http_in_storage=http is not None,
         )
     )
     onboarding = storage / "onboarding"

@@ -425,7 +425,9 @@ class OpenAIRealtimeOptionsFlow(compat.OptionsFlowBase):
                 CONF_LLM_HASS_API: list(shown.get(CONF_LLM_HASS_API) or []),
             },
         )
-        return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
+        return self.async_show_form(
+            step_id="init", data_schema=schema, errors=errors, last_step=False
+        )
 
     async def async_step_tuning(
         self, user_input: dict[str, Any] | None = None
@@ -448,6 +450,7 @@ class OpenAIRealtimeOptionsFlow(compat.OptionsFlowBase):
             data_schema=schema,
             errors=errors,
             description_placeholders={"model": model},
+            last_step=True,
         )
 
     def _assistant_schema(self, current: Mapping[str, Any]) -> Any:

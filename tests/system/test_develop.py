@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
+import json
 import os
 from pathlib import Path
 import re
@@ -26,6 +27,7 @@ import wave
 import pytest
 
 from realtime_emulator import speech
+from scripts import dev_config
 
 from .house import (
     LIGHT,
@@ -99,6 +101,22 @@ def test_the_develop_emulator_wants_the_develop_key(dev_house: DevHouse) -> None
         result = dev_house.add_compatible_server(base_url, "dev-emulator-key")
         assert result["type"] == "abort"
         assert result["reason"] == "already_configured"
+
+
+@pytest.mark.skipif(
+    dev_config.http_storage("127.0.0.1", 8123) is None,
+    reason="this Home Assistant reads its HTTP settings from YAML",
+)
+def test_the_http_settings_need_no_confirmation(dev_house: DevHouse) -> None:
+    """HA 2026.11 keeps its HTTP settings in storage and tries YAML's for five
+    minutes only, then restarts on port 8123 on every interface (or stops): the
+    house's settings are stored as confirmed, with nothing on trial."""
+    config = dev_house.token_file.parent / "config"
+    stored = json.loads((config / ".storage/http").read_text())["data"]
+    assert stored["pending"] is None
+    assert stored["stable"]["server_host"] == ["127.0.0.1"]
+    assert f":{stored['stable']['server_port']}" in dev_house.url
+    assert "\nhttp:" not in (config / "configuration.yaml").read_text()
 
 
 def _decode_wav(path: Path) -> str:
