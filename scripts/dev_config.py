@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
+import importlib
 import json
 from pathlib import Path
 import sys
@@ -160,8 +161,8 @@ def http_storage(listen: str, port: int) -> dict[str, Any] | None:
     migration marked done; each `write` replaces them, so --port and --listen
     apply on every start. None where HA still reads them from YAML.
     """
-    try:
-        from homeassistant.components.http import config as http_config
+    try:  # by name: older HA has no such module (nor do their type stubs)
+        http_config = importlib.import_module("homeassistant.components.http.config")
     except ImportError:
         return None
     schema = getattr(http_config, "HTTP_STORAGE_SCHEMA", None)
