@@ -79,7 +79,7 @@ from .const import (
     dialect_for_model,
     voices_for_dialect,
 )
-from .options import EntryOptions
+from .options import EntryOptions, entered_prices
 from .realtime.errors import AuthenticationError, RealtimeError
 
 _LOGGER = logging.getLogger(__name__)
@@ -388,7 +388,7 @@ def model_choices(current: str) -> list[SelectOptionDict]:
 
 def shown_prices(options: Mapping[str, Any], model: str) -> dict[str, float]:
     """The prices the form shows for `model`: the user's, else the list prices."""
-    entered = (options.get(CONF_PRICES) or {}).get(model)
+    entered = entered_prices(options.get(CONF_PRICES) or {}).get(model)
     if isinstance(entered, Mapping) and all(f in entered for f in PRICE_FIELDS):
         return {f: float(entered[f]) for f in PRICE_FIELDS}
     return dict(DEFAULT_PRICES.get(model, {}))
@@ -589,7 +589,8 @@ def _parse_tuning(
         for name in PRICE_FIELDS
         if entered.get(name) is not None
     }
-    prices = {m: dict(p) for m, p in (current.get(CONF_PRICES) or {}).items()}
+    stored = entered_prices(current.get(CONF_PRICES) or {})
+    prices = {m: dict(p) for m, p in stored.items()}
     if len(given) == len(PRICE_FIELDS) and given != DEFAULT_PRICES.get(model):
         prices[model] = given
     elif len(given) in (0, len(PRICE_FIELDS)):

@@ -141,6 +141,46 @@ async def test_changing_the_model_prices_the_new_model(
     assert _cost(hass, entry) < _billed(emulator, DEFAULT_PRICES["gpt-realtime"])
 
 
+async def test_prices_an_earlier_form_copied_are_dropped(
+    hass: HomeAssistant, emulator: RealtimeEmulator, setup_integration: MockConfigEntry
+) -> None:
+    """Entries that met the bug hold gpt-realtime's list prices under
+    gpt-realtime-mini: mini is priced at its own again, in the sensor and in the
+    form; prices a user may have meant stay."""
+    entry = setup_integration
+    stored = {
+        MINI: DEFAULT_PRICES["gpt-realtime"],  # the bug's copy
+        "my-model": DEFAULT_PRICES["gpt-realtime"],  # no list prices: may be meant
+        "gpt-realtime": MY_PRICES,
+    }
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, CONF_MODEL: MINI, CONF_PRICES: stored}
+    )
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert dict(EntryOptions.from_mapping(entry.options).prices) == {
+        "my-model": DEFAULT_PRICES["gpt-realtime"],
+        "gpt-realtime": MY_PRICES,
+    }
+    await conversation.async_converse(
+        hass, "hello", None, Context(), language="en", agent_id=AGENT
+    )
+    assert _cost(hass, entry) == pytest.approx(
+        _billed(emulator, DEFAULT_PRICES[MINI]), abs=1e-6
+    )
+
+    tuning = await _to_tuning(hass, entry)
+    assert submission(tuning)[PRICES] == DEFAULT_PRICES[MINI]
+    await hass.config_entries.options.async_configure(
+        tuning["flow_id"], submission(tuning)
+    )
+    await hass.async_block_till_done()
+    assert entry.options[CONF_PRICES] == {
+        "my-model": DEFAULT_PRICES["gpt-realtime"],
+        "gpt-realtime": MY_PRICES,
+    }
+
+
 async def test_prices_of_a_model_without_list_prices(
     hass: HomeAssistant, setup_integration: MockConfigEntry
 ) -> None:
