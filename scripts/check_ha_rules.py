@@ -93,29 +93,6 @@ RE_COMBINED_REFERENCE = re.compile(r"(.+\[%)|(%\].+)")
 RE_SLUG = re.compile(r"^[a-z0-9_]+$")
 RE_MDI = re.compile(r"^mdi:[a-z0-9-]+$")
 
-# Fields of the config and options forms that have no data_description yet. Their
-# wording is issue 14 part B (the options/config-flow work), which adds them; an
-# entry here that has gained a description is reported so it can be deleted.
-PENDING_DATA_DESCRIPTIONS = {
-    "config.step.azure.azure_deployment",
-    "config.step.azure.api_key",
-    "config.step.reauth_confirm.api_key",
-    "config.step.reconfigure.base_url",
-    "config.step.reconfigure.azure_resource",
-    "config.step.reconfigure.azure_deployment",
-    "config.step.reconfigure.azure_api_version",
-    *(
-        f"options.step.init.{field}"
-        for field in (
-            "model", "voice", "temperature", "max_output_tokens", "vad_threshold",
-            "vad_prefix_padding_ms", "vad_silence_duration_ms", "vad_eagerness",
-            "transcription_model", "idle_timeout", "price_cached_text_in",
-            "price_text_out", "price_audio_in", "price_cached_audio_in",
-            "price_audio_out",
-        )
-    ),
-}  # fmt: skip
-
 # --- brand images (Home Assistant's brands rules; HACS's brands check) -------------
 BRAND_SIZES = {  # name: (shortest side min, max, square)
     "icon.png": (256, 256, True),
@@ -373,9 +350,7 @@ def check_string(path: Path, where: str, value: Any, report: Report) -> None:
         report.add(path, f"{where}: the string should not have surrounding spaces")
 
 
-def _check_flow_steps(
-    path: Path, where: str, flow: Any, report: Report, *, pending: set[str]
-) -> None:
+def _check_flow_steps(path: Path, where: str, flow: Any, report: Report) -> None:
     """Each step's data_description names its fields, and each field has one."""
     steps = flow.get("step", {}) if isinstance(flow, dict) else {}
     for step_id, step in steps.items():
@@ -388,16 +363,11 @@ def _check_flow_steps(
                     f"{where}.step.{step_id}: data_description key {field} is not in data",
                 )
         for field in data:
-            name = f"{where}.step.{step_id}.{field}"
-            if field in descriptions:
-                if name in pending:
-                    report.note(
-                        path,
-                        f"{name} has a data_description now: "
-                        "remove it from PENDING_DATA_DESCRIPTIONS",
-                    )
-            elif name not in pending:
-                report.add(path, f"{name}: the field has no data_description")
+            if field not in descriptions:
+                report.add(
+                    path,
+                    f"{where}.step.{step_id}.{field}: the field has no data_description",
+                )
 
 
 def check_translations(folder: Path, report: Report) -> None:
@@ -421,13 +391,7 @@ def check_translations(folder: Path, report: Report) -> None:
             check_string(path, where, value, report)
     for flow in ("config", "options"):
         if flow in strings:
-            _check_flow_steps(
-                strings_path,
-                flow,
-                strings[flow],
-                report,
-                pending=PENDING_DATA_DESCRIPTIONS,
-            )
+            _check_flow_steps(strings_path, flow, strings[flow], report)
     for issue_id, issue in strings.get("issues", {}).items():
         where = f"issues.{issue_id}"
         if "title" not in issue:
@@ -438,11 +402,7 @@ def check_translations(folder: Path, report: Report) -> None:
             )
         if "fix_flow" in issue:
             _check_flow_steps(
-                strings_path,
-                f"{where}.fix_flow",
-                issue["fix_flow"],
-                report,
-                pending=set(),
+                strings_path, f"{where}.fix_flow", issue["fix_flow"], report
             )
     for key, exception in strings.get("exceptions", {}).items():
         if not RE_SLUG.match(key) or "message" not in exception:

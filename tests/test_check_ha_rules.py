@@ -146,8 +146,8 @@ def test_translations_must_equal_strings(repo: Path) -> None:
 
 
 def test_flow_and_issue_strings(repo: Path) -> None:
-    """A data_description without its field, a field without a description (not
-    pending for part B), an issue with both a description and a fix flow."""
+    """A data_description without its field, a field without a description, an
+    issue with both a description and a fix flow."""
 
     def change(strings: Any) -> Any:
         step = strings["config"]["step"]["openai"]

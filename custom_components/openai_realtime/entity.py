@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import Entity
 
-from .const import DOMAIN
+from .bridge.endpoint_config import endpoint_provider
+from .const import CONF_AZURE_DEPLOYMENT, DOMAIN
 
 if TYPE_CHECKING:
     from .entry import OpenAIRealtimeConfigEntry
@@ -29,11 +30,15 @@ class OpenAIRealtimeEntity(Entity):
         """Name the entity after its entry (the conversation agent has no key)."""
         self.entry = entry
         self._attr_unique_id = f"{entry.entry_id}-{key}" if key else entry.entry_id
+        # Azure serves a deployment (its model is whatever was deployed there).
+        model = (
+            entry.data.get(CONF_AZURE_DEPLOYMENT) or entry.runtime_data.options.model
+        )
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, entry.entry_id)},
             name=entry.title,
-            manufacturer="OpenAI",
-            model=entry.runtime_data.options.model,
+            manufacturer=endpoint_provider(entry.data),
+            model=str(model),
             entry_type=DeviceEntryType.SERVICE,
         )
 

@@ -27,6 +27,7 @@ from .const import (
     CONF_VAD_THRESHOLD,
     CONF_VOICE,
     DEFAULT_MODEL,
+    DEFAULT_PRICES,
     DEFAULT_PROMPT,
     TURN_DETECTION_OFF,
     TURN_DETECTION_SEMANTIC_VAD,
@@ -105,7 +106,7 @@ class EntryOptions:
             ),
             idle_timeout=float(get(CONF_IDLE_TIMEOUT, default.idle_timeout)),
             eager_response=bool(get(CONF_EAGER_RESPONSE, default.eager_response)),
-            prices=dict(options.get(CONF_PRICES) or {}),
+            prices=entered_prices(options.get(CONF_PRICES) or {}),
         )
 
     def as_mapping(self) -> dict[str, Any]:
@@ -170,6 +171,30 @@ class EntryOptions:
             if self.dialect == "ga"
             else None,
         )
+
+
+def entered_prices(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """The prices the user entered, per model.
+
+    The options form once prefilled the prices of the model being replaced when
+    the model changed, and stored them under the new one (gpt-realtime-mini priced
+    as gpt-realtime). Such a copy is dropped where that is certain: a model with
+    list prices of its own, holding exactly another model's list prices.
+    """
+    return {
+        model: prices
+        for model, prices in stored.items()
+        if not _copied_list_prices(model, prices)
+    }
+
+
+def _copied_list_prices(model: str, prices: Any) -> bool:
+    own = DEFAULT_PRICES.get(model)
+    return (
+        own is not None
+        and prices != own
+        and any(prices == other for other in DEFAULT_PRICES.values())
+    )
 
 
 def transcription_language(language: str | None) -> str | None:

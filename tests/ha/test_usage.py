@@ -39,6 +39,7 @@ from custom_components.openai_realtime.realtime import events as ev
 from realtime_emulator import RealtimeEmulator
 
 from ..conftest import API_KEY, entry_data
+from .forms import submission
 from .typed import say
 
 TTS = "tts.realtime_emulator_text_to_speech"
@@ -248,9 +249,12 @@ async def test_model_without_prices_has_unknown_cost(
 
     # Entering the model's prices (the options flow reloads) prices what it used.
     flow = await hass.config_entries.options.async_init(config_entry.entry_id)
-    form = flow["data_schema"]({})
-    form |= {f"price_{name}": price for name, price in PRICES.items()}
-    await hass.config_entries.options.async_configure(flow["flow_id"], form)
+    flow = await hass.config_entries.options.async_configure(
+        flow["flow_id"], submission(flow)
+    )
+    await hass.config_entries.options.async_configure(
+        flow["flow_id"], submission(flow, model_prices=PRICES)
+    )
     await hass.async_block_till_done()
     assert config_entry.options[CONF_PRICES] == {UNPRICED_MODEL: PRICES}
     assert config_entry.state is ConfigEntryState.LOADED

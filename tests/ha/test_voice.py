@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 import io
+import logging
+import re
 from typing import Any
 from unittest.mock import patch
 import wave
@@ -24,6 +26,9 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 import custom_components.openai_realtime  # noqa: F401
 from custom_components.openai_realtime.bridge import voice_turn
+from custom_components.openai_realtime.diagnostics import (
+    async_get_config_entry_diagnostics,
+)
 from realtime_emulator import RealtimeEmulator, speech
 
 from .conftest import TTS, Wire
@@ -345,3 +350,74 @@ async def test_repeated_answer_is_spoken_right(
     session = emulator.sessions[-1]
     done = [e for e in session.sent if e["type"] == "response.done"]
     assert done and all(e["response"]["status"] == "completed" for e in done)
+
+
+def _turn_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == voice_turn.__name__
+        and record.getMessage().startswith("Voice turn")
+    ]
+
+
+@pytest.mark.usefixtures("voice_house")
+async def test_one_debug_line_per_voice_turn(
+    hass: HomeAssistant, emulator: RealtimeEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With debug logging on, each spoken turn logs one line when it ends: the
+    session reused or opened, eager or not, the seconds of audio, commit -> first
+    audio delta and the response ids, so a satellite's problem can be placed."""
+    caplog.set_level(logging.DEBUG, logger="custom_components.openai_realtime")
+    events = await _run(hass, _spoken("turn on the kitchen lights"))
+    conversation_id = _event(events, PipelineEventType.INTENT_END)["intent_output"][
+        "conversation_id"
+    ]
+    created = [
+        e["response"]["id"]
+        for e in emulator.sessions[-1].sent
+        if e["type"] == "response.created"
+    ]
+    assert len(created) == 2  # the eager answer, then the one after the tool call
+    [line] = _turn_lines(caplog)
+    match = re.fullmatch(
+        rf"Voice turn of conversation {conversation_id} done: session opened, "
+        r"eager, (\d+\.\d\d) s of audio, commit -> first audio delta (\d+) ms, "
+        rf"responses {created[0]}, {created[1]}",
+        line,
+    )
+    assert match, line
+    audio_s = len(_spoken("turn on the kitchen lights")) / 32000
+    assert float(match[1]) == pytest.approx(audio_s, abs=0.1)
+
+    caplog.clear()
+    await _run(hass, _spoken("hello"), conversation_id=conversation_id)
+    [line] = _turn_lines(caplog)
+    assert "done: session reused, eager" in line
+
+    caplog.clear()
+    await _run(hass, b"\x00\x00" * 16000, conversation_id=conversation_id)
+    [line] = _turn_lines(caplog)
+    assert "abandoned while listening: no speech: session reused, not eager, " in line
+    assert "1.00 s of audio, commit -> first audio delta none, responses none" in line
+
+
+@pytest.mark.usefixtures("voice_house")
+async def test_diagnostics_show_the_last_turns_state(
+    hass: HomeAssistant, config_entry: MockConfigEntry
+) -> None:
+    """A conversation whose spoken turn is over says so; nothing stays pending."""
+    events = await _run(hass, _spoken("hello"))
+    conversation_id = _event(events, PipelineEventType.INTENT_END)["intent_output"][
+        "conversation_id"
+    ]
+    data = await async_get_config_entry_diagnostics(hass, config_entry)
+    conversation = data["runtime"]["conversations"][conversation_id]
+    assert conversation["voice_turn"] == "done"
+    assert "voice_turn_pending" not in conversation
+
+    await _run(hass, b"\x00\x00" * 16000, conversation_id=conversation_id)
+    data = await async_get_config_entry_diagnostics(hass, config_entry)
+    assert data["runtime"]["conversations"][conversation_id]["voice_turn"] == (
+        "abandoned"
+    )

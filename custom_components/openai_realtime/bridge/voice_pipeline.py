@@ -173,7 +173,7 @@ class VoicePipeline:
         session = turn.session
         if not sent.has_speech:
             await session.clear_audio()
-            turn.abandon("no speech")
+            turn.no_speech(sent.ms)
             raise NoSpeechError(f"No speech in {sent.ms} ms of audio")
         if sent.server_item_id is not None:  # the server's turn detection committed
             commit: asyncio.Future[str] = asyncio.get_running_loop().create_future()
