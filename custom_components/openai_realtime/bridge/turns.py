@@ -102,7 +102,7 @@ class TurnRunner:
                         )
                     else:
                         await self._answer_spoken(
-                            turn, chat_log, agent_id, data, record
+                            turn, conv, config, chat_log, agent_id, data, record
                         )
                         # Follow-ups get this turn's full context (device, area).
                         await conv.ensure(config, data.tools)
@@ -141,15 +141,21 @@ class TurnRunner:
     async def _answer_spoken(
         self,
         turn: VoiceTurn,
+        conv: Conversation,
+        config: ev.SessionConfig,
         chat_log: ChatLog,
         agent_id: str,
         data: TurnLLMData,
         record: TurnRecord,
     ) -> None:
-        """Answer from the response the STT stage already started (or start it)."""
-        stream = turn.claim() or await turn.session.create_response(
-            modalities=("audio",)
-        )
+        """Answer from the response the STT stage already started, or start it
+        with this turn's instructions (device, area, an automation's extra prompt).
+        """
+        stream = turn.claim()
+        if stream is None:
+            if not turn.session.closed:
+                await conv.ensure(config, data.tools)
+            stream = await turn.session.create_response(modalities=("audio",))
         turn.answering(stream)
         await async_run_rounds(
             turn.session,
