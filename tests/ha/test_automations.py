@@ -20,7 +20,9 @@ from homeassistant.components.assist_pipeline.pipeline import (
     async_get_pipeline,
     async_update_pipeline,
 )
+from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Context, HomeAssistant
+from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -29,6 +31,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 import custom_components.openai_realtime  # noqa: F401
+from custom_components.openai_realtime.const import EVENT_TURN
 from custom_components.openai_realtime.realtime.read_aloud import (
     READ_ALOUD_INSTRUCTIONS,
 )
@@ -448,3 +451,82 @@ async def test_mixed_conversation_context_has_every_turn(
         i["call_id"] for i in session.items if i["type"] == "function_call_output"
     ]
     assert calls == outputs
+
+
+TURN_EVENT = "event.realtime_emulator_turn"
+
+
+@pytest.mark.usefixtures("voice_house")
+async def test_the_turn_event_entity_fires_for_each_turn(
+    hass: HomeAssistant, emulator: RealtimeEmulator
+) -> None:
+    """The entry's event entity fires `tool_call` per call, then `answered` or
+    `error`, with the turn's attributes; an automation made in the editor (a
+    state trigger on the entity) sees each; the bus event still fires."""
+    registry = er.async_get(hass)
+    entity = registry.async_get(TURN_EVENT)
+    assert entity is not None
+    agent = registry.async_get(AGENT)
+    assert agent is not None and entity.device_id == agent.device_id
+    assert await async_setup_component(
+        hass,
+        "automation",
+        {
+            "automation": {
+                "triggers": [{"trigger": "state", "entity_id": TURN_EVENT}],
+                "actions": [
+                    {
+                        "event": "heard_turn",
+                        "event_data": {
+                            "type": "{{ trigger.to_state.attributes.event_type }}"
+                        },
+                    }
+                ],
+            }
+        },
+    )
+    heard = async_capture_events(hass, "heard_turn")
+    changes = async_capture_events(hass, EVENT_STATE_CHANGED)
+
+    def states() -> list[dict[str, Any]]:
+        return [
+            dict(e.data["new_state"].attributes)
+            for e in changes
+            if e.data["entity_id"] == TURN_EVENT
+        ]
+
+    def fired() -> list[str]:
+        return [e.data["type"] for e in heard]
+
+    bus = async_capture_events(hass, EVENT_TURN)
+    await hass.services.async_call(
+        "light", "turn_off", {"entity_id": "light.kitchen_lights"}, blocking=True
+    )
+    result = await conversation.async_converse(
+        hass, "turn on the kitchen lights", None, Context(), agent_id=AGENT
+    )
+    await hass.async_block_till_done()
+    call, answered = states()
+    assert call["event_type"] == "tool_call"
+    assert call["short_name"] == "HassTurnOn" and call["success"] is True
+    assert call["conversation_id"] == result.conversation_id
+    assert answered["event_type"] == "answered"
+    assert answered["text"] == result.response.speech["plain"]["speech"]
+    assert answered["conversation_id"] == result.conversation_id
+    assert answered["usage"]["output_tokens"] > 0
+    assert "device_id" in answered
+    assert fired() == ["tool_call", "answered"]
+    assert len(bus) == 1 and bus[0].data["tool_calls"] == answered["tool_calls"]
+
+    emulator.options.fail_responses = "insufficient_quota"
+    await conversation.async_converse(hass, "hello", None, Context(), agent_id=AGENT)
+    await hass.async_block_till_done()
+    assert states()[-1]["event_type"] == "error"
+    assert states()[-1]["error"] == (
+        "The OpenAI account is out of credit. Check its billing."
+    )
+    assert fired()[-1] == "error"
+    state = hass.states.get(TURN_EVENT)
+    assert state is not None
+    assert state.attributes["event_types"] == ["answered", "tool_call", "error"]
+    assert state.attributes["friendly_name"] == "Realtime (emulator) Turn"
