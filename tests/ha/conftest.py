@@ -13,7 +13,8 @@ from homeassistant.components.assist_pipeline.pipeline import (
     async_get_pipeline,
     async_update_pipeline,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.const import MATCH_ALL
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 import imageio_ffmpeg
@@ -184,6 +185,24 @@ def wire(monkeypatch: pytest.MonkeyPatch) -> Wire:
     monkeypatch.setattr(ClientWebSocketResponse, "__init__", recording_init)
     monkeypatch.setattr(ClientWebSocketResponse, "receive", notifying_receive)
     return watch
+
+
+async def bus_wait_for(
+    hass: HomeAssistant, condition: Callable[[], bool], what: str
+) -> None:
+    """Until `condition` holds, re-checked whenever an event fires on HA's bus
+    (state changes included)."""
+    changed = asyncio.Event()
+    unlisten = hass.bus.async_listen(MATCH_ALL, callback(lambda _e: changed.set()))
+    try:
+        async with asyncio.timeout(GIVE_UP_AFTER):
+            while not condition():
+                changed.clear()
+                await changed.wait()
+    except TimeoutError:
+        pytest.fail(f"Gave up waiting for {what}")
+    finally:
+        unlisten()
 
 
 async def emulator_finished() -> None:

@@ -8,10 +8,10 @@ with our STT, agent and TTS against the emulator: `start_conversation`,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from homeassistant.components import assist_pipeline, conversation
+from homeassistant.components import assist_pipeline, assist_satellite, conversation
 from homeassistant.components.assist_pipeline.pipeline import (
     AudioSettings,
     PipelineEvent,
@@ -38,7 +38,7 @@ from custom_components.openai_realtime.realtime.read_aloud import (
 from realtime_emulator import HouseBrain, RealtimeEmulator, Say, TurnContext
 from realtime_emulator.brain import Rule, ScriptedBrain
 
-from .conftest import Wire
+from .conftest import Wire, bus_wait_for
 from .pipeline import chunks, event, metadata, spoken
 from .satellite import SATELLITE, KitchenSatellite, turn_answers
 
@@ -48,15 +48,11 @@ HOLD = 3600.0
 ROLES = ("user", "assistant")
 
 HAS_ASK_QUESTION = hasattr(
-    __import__(
-        "homeassistant.components.assist_satellite.entity", fromlist=["x"]
-    ).AssistSatelliteEntity,
-    "async_internal_ask_question",
+    assist_satellite.AssistSatelliteEntity, "async_internal_ask_question"
 )
-HAS_CONTINUE = any(
-    f == "continue_conversation"
-    for f in conversation.ConversationResult.__dataclass_fields__
-)
+HAS_CONTINUE = "continue_conversation" in {
+    f.name for f in fields(conversation.ConversationResult)
+}
 
 
 def _conversation_session(emulator: RealtimeEmulator) -> Any:
@@ -287,8 +283,13 @@ async def test_sentence_trigger_during_a_spoken_turn(
         for e in s.sent
         if e["type"] == "response.done"
     ]
-    totals = voice_house.runtime_data.usage.totals
+    usage = voice_house.runtime_data.usage
+    await bus_wait_for(
+        hass, lambda: usage.totals.responses >= 2, "both responses counted"
+    )
+    totals = usage.totals
     assert totals.responses == len(reported) == 2  # the cancelled one, the read-aloud
+    assert hass.states.get("sensor.realtime_emulator_responses").state == "2"
     assert totals.output_tokens == sum(u["output_tokens"] for u in reported)
     assert totals.input_tokens == sum(u["input_tokens"] for u in reported)
 

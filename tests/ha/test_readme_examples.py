@@ -8,8 +8,6 @@ what the README shows is what runs here.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 import json
@@ -19,8 +17,8 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components import conversation
-from homeassistant.const import EVENT_CALL_SERVICE, MATCH_ALL
-from homeassistant.core import Context, Event, HomeAssistant, callback
+from homeassistant.const import EVENT_CALL_SERVICE
+from homeassistant.core import Context, Event, HomeAssistant
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from homeassistant.util.yaml import parse_yaml
@@ -50,7 +48,7 @@ from realtime_emulator import (
 )
 
 from ..conftest import entry_data
-from .conftest import GIVE_UP_AFTER
+from .conftest import bus_wait_for
 from .satellite import KitchenSatellite
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -90,23 +88,6 @@ async def _load(hass: HomeAssistant, *names: str) -> None:
             automations.append(config)
     assert await async_setup_component(hass, "automation", {"automation": automations})
     await hass.async_block_till_done()
-
-
-async def _wait_for(
-    hass: HomeAssistant, condition: Callable[[], bool], what: str
-) -> None:
-    """Until `condition` holds, re-checked whenever an event fires on the bus."""
-    changed = asyncio.Event()
-    unlisten = hass.bus.async_listen(MATCH_ALL, callback(lambda _event: changed.set()))
-    try:
-        async with asyncio.timeout(GIVE_UP_AFTER):
-            while not condition():
-                changed.clear()
-                await changed.wait()
-    except TimeoutError:
-        pytest.fail(f"Gave up waiting for {what}")
-    finally:
-        unlisten()
 
 
 def _notifications(calls: list[Event]) -> list[dict[str, Any]]:
@@ -207,7 +188,7 @@ async def test_cost_alert_through_a_daily_utility_meter(
     cost = float(hass.states.get("sensor.openai_realtime_cost").state)
     today = float(hass.states.get("sensor.openai_realtime_cost_today").state)
     assert today == pytest.approx(cost) and today > 1
-    await _wait_for(hass, lambda: bool(_notifications(calls)), "the notification")
+    await bus_wait_for(hass, lambda: bool(_notifications(calls)), "the notification")
     (notification,) = _notifications(calls)
     assert notification["title"] == "OpenAI Realtime"
     assert notification["message"] == (
