@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from homeassistant.config_entries import (
-    ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
     OptionsFlow,
@@ -78,7 +77,12 @@ from .realtime.errors import AuthenticationError, RealtimeError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from .entry import OpenAIRealtimeConfigEntry
+
 _LOGGER = logging.getLogger(__name__)
+
+# Addresses reach the forms as placeholders: hassfest refuses URLs in strings.json.
+_PLACEHOLDERS = {"azure_resource_example": "https://my-resource.openai.azure.com"}
 
 _PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
@@ -230,6 +234,7 @@ class OpenAIRealtimeConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id=kind,
             data_schema=_connection_schema(kind, user_input or {}),
             errors=errors,
+            description_placeholders=_PLACEHOLDERS,
         )
 
     async def async_step_reauth(
@@ -281,7 +286,9 @@ class OpenAIRealtimeConfigFlow(ConfigFlow, domain=DOMAIN):
 
     @staticmethod
     @callback
-    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
+    def async_get_options_flow(
+        config_entry: OpenAIRealtimeConfigEntry,
+    ) -> OptionsFlow:
         """Options: model, voice, prompt, tools, turn detection, prices."""
         return OpenAIRealtimeOptionsFlow()
 

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from .bridge.turns import TurnReport
     from .entry import OpenAIRealtimeConfigEntry
 
+# Pushed by the turn runner after each turn: nothing is polled.
+PARALLEL_UPDATES = 0
+
 ANSWERED = "answered"
 TOOL_CALL = "tool_call"
 ERROR = "error"

@@ -41,6 +41,12 @@ if TYPE_CHECKING:
     from .realtime.endpoint import Dialect
 
 LLM_API_ASSIST = "assist"  # llm.LLM_API_ASSIST, without importing HA here
+# A long conversation's context, after the instructions and tools, is capped: when
+# it outgrows this many tokens the server drops its oldest quarter at once. Cost
+# per turn stays bounded, and the cached prefix survives the turns in between
+# (dropping one item at a time would break it on every turn).
+CONTEXT_TOKENS = 12_000
+CONTEXT_KEPT = 0.75
 type Eagerness = Literal["auto", "low", "medium", "high"]
 
 
@@ -160,6 +166,9 @@ class EntryOptions:
             tools=tools,
             max_output_tokens=self.max_output_tokens or None,
             temperature=self.temperature if self.dialect == "beta" else None,
+            truncation=ev.RetentionRatio(CONTEXT_KEPT, CONTEXT_TOKENS)
+            if self.dialect == "ga"
+            else None,
         )
 
 

@@ -18,6 +18,7 @@ from homeassistant.components.assist_pipeline.pipeline import (
     async_update_pipeline,
 )
 from homeassistant.core import Context, HomeAssistant
+import numpy as np
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -27,36 +28,14 @@ from realtime_emulator import RealtimeEmulator, speech
 
 from .conftest import TTS, Wire
 from .pipeline import (
+    answer,
     event as _event,
+    fixed_wav,
     metadata as _metadata,
     run as _run,
     spoken as _spoken,
+    tts_audio,
 )
-
-
-async def _tts_audio(hass: HomeAssistant, events: list[PipelineEvent]) -> str:
-    """The TTS result of a run, decoded with the emulator's speech decoder."""
-    _event(events, PipelineEventType.TTS_END)
-    token = _event(events, PipelineEventType.RUN_START)["tts_output"]["token"]
-    stream = tts.async_get_stream(hass, token)
-    assert stream is not None
-    data = b"".join([chunk async for chunk in stream.async_stream_result()])
-    with wave.open(io.BytesIO(_fix_streamed_wav(data))) as wav:
-        rate = wav.getframerate()
-        frames = wav.readframes(wav.getnframes())
-    return speech.decode(frames, rate=rate)
-
-
-def _fix_streamed_wav(data: bytes) -> bytes:
-    """Our streamed WAV has 'unknown' sizes; set them so `wave` can read it."""
-    body = len(data) - 44
-    return (
-        data[:4]
-        + (36 + body).to_bytes(4, "little")
-        + data[8:40]
-        + body.to_bytes(4, "little")
-        + data[44:]
-    )
 
 
 def _session_events(emulator: RealtimeEmulator, kind: str) -> list[dict[str, Any]]:
@@ -89,7 +68,7 @@ async def test_spoken_command_end_to_end(
         "speech"
     ]["plain"]["speech"]
     assert "kitchen lights" in answer.lower()
-    assert await _tts_audio(hass, events) == answer.lower()
+    assert await tts_audio(hass, events) == answer.lower()
     # The pipeline's stages shared the turn through the ContextVar, on this HA.
     assert links == [True]
     # The transcription got the pipeline's language as a hint.
@@ -119,7 +98,7 @@ async def test_follow_up_reuses_session(
         _event(events, PipelineEventType.STT_END)["stt_output"]["text"] == "hello again"
     )
     assert len(emulator.sessions) == opened
-    assert await _tts_audio(hass, events) == "you said: hello again."
+    assert await tts_audio(hass, events) == "you said: hello again."
 
 
 # Longer than any test: a response held this long runs until it is cancelled.
@@ -152,7 +131,7 @@ async def test_prefer_local_cancels_the_response(
         "speech"
     ]["plain"]["speech"]
     # HA's own answer is read aloud in our voice …
-    assert await _tts_audio(hass, events) == answer.lower()
+    assert await tts_audio(hass, events) == answer.lower()
     # … and the model's eager answer was cancelled, on the conversation's session
     # (the one that heard the speech): the cancel is sent from a task of its own,
     # so wait for the server's verdict on that response.
@@ -184,7 +163,7 @@ async def test_tts_for_arbitrary_text(
     )
     stream.async_set_message("the garage door is open")
     data = b"".join([chunk async for chunk in stream.async_stream_result()])
-    with wave.open(io.BytesIO(_fix_streamed_wav(data))) as wav:
+    with wave.open(io.BytesIO(fixed_wav(data))) as wav:
         assert speech.decode(
             wav.readframes(wav.getnframes()), rate=wav.getframerate()
         ) == ("the garage door is open")
@@ -230,19 +209,47 @@ async def test_silence_is_a_clean_stt_error(
 
 
 @pytest.mark.usefixtures("voice_house")
-async def test_drop_mid_turn_then_next_run(
+async def test_unintelligible_speech_is_a_clean_stt_error(
     hass: HomeAssistant, emulator: RealtimeEmulator
 ) -> None:
-    """A dropped connection mid-turn ends with an error; the next run works."""
-    emulator.options.drop_after_events = 12
-    events = await _run(hass, _spoken("hello"))
-    assert any(e.type is PipelineEventType.ERROR for e in events) or (
-        "connection" in str(_event(events, PipelineEventType.INTENT_END)).lower()
+    """Loud audio the server cannot transcribe: it is committed, STT fails (no
+    transcript), and the endpoint still counts as available."""
+    # A loud hum below every symbol of the emulator's speech: heard, not words.
+    hum = (8000 * np.sin(2 * np.pi * 150 * np.arange(16000) / 16000)).astype(np.int16)
+    events = await _run(hass, hum.tobytes() + b"\x00\x00" * 3200)
+    error = _event(events, PipelineEventType.ERROR)
+    assert error["code"] == "stt-stream-failed"
+    assert _session_events(emulator, "input_audio_buffer.commit")
+    state = hass.states.get("stt.realtime_emulator_speech_to_text")
+    assert state is not None and state.state != "unavailable"
+
+
+@pytest.mark.usefixtures("voice_house")
+async def test_drop_mid_turn_then_next_run(
+    hass: HomeAssistant, emulator: RealtimeEmulator, wire: Wire
+) -> None:
+    """The connection drops in the middle of the answer: the user is told so (in
+    the model's voice, on a new connection), and the next run works."""
+
+    def answering() -> list[Any]:
+        return [
+            s
+            for s in emulator.sessions
+            if any(e["type"] == "response.output_audio.delta" for e in s.sent)
+        ]
+
+    # Cut the conversation's connection at its first audio of the answer.
+    wire.when(
+        lambda: bool(answering()),
+        lambda: hass.async_create_task(answering()[0].transport.drop()),
     )
-    emulator.options.drop_after_events = None
+    events = await _run(hass, _spoken("hello"))
+    words = "The connection to the model dropped. Please try again."
+    assert answer(events) == words
+    assert (await tts_audio(hass, events)).endswith(words.lower())
     events = await _run(hass, _spoken("hello"))
     assert _event(events, PipelineEventType.STT_END)["stt_output"]["text"] == "hello"
-    assert await _tts_audio(hass, events) == "hello! how can i help with your home?"
+    assert await tts_audio(hass, events) == "hello! how can i help with your home?"
 
 
 @pytest.mark.parametrize(
@@ -312,7 +319,7 @@ async def test_server_turn_detection_ends_the_turn_early(
     assert received.index("input_audio_buffer.clear") < received.index(
         "response.create"
     )
-    assert await _tts_audio(hass, events) == "hello! how can i help with your home?"
+    assert await tts_audio(hass, events) == "hello! how can i help with your home?"
     conversation_id = _event(events, PipelineEventType.INTENT_END)["intent_output"][
         "conversation_id"
     ]
@@ -334,7 +341,7 @@ async def test_repeated_answer_is_spoken_right(
     """
     for _ in range(2):
         events = await _run(hass, _spoken("hello"))
-        assert await _tts_audio(hass, events) == "hello! how can i help with your home?"
+        assert await tts_audio(hass, events) == "hello! how can i help with your home?"
     session = emulator.sessions[-1]
     done = [e for e in session.sent if e["type"] == "response.done"]
     assert done and all(e["response"]["status"] == "completed" for e in done)

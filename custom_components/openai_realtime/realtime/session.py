@@ -390,6 +390,15 @@ class RealtimeSession:
         self._remember(HistoryEntry("user", text=text, item_id=item_id))
         return item_id
 
+    async def add_system_text(self, text: str) -> str:
+        """Add a system message (context for the next response); return its id.
+
+        Unlike a change of instructions, an appended item keeps the cached prefix.
+        """
+        item_id = self._new_item_id()
+        await self._send(ev.item_create(ev.system_text_item(text, item_id)))
+        return item_id
+
     async def send_function_result(self, call_id: str, output: str) -> str:
         """Add a `function_call_output` item (follow with `create_response`)."""
         item_id = self._new_item_id()
