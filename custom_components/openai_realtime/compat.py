@@ -18,7 +18,7 @@ from homeassistant.helpers import chat_session, llm
 import voluptuous as vol
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import AsyncIterable, Callable
     from contextlib import AbstractContextManager
 
     from homeassistant.components.conversation import ChatLog, ConversationInput
@@ -208,6 +208,28 @@ type RepairsFlowResult = Any
 
 
 # --- speech-to-text -----------------------------------------------------------------
+# HA tells an STT entity nothing about the pipeline run it serves, yet a run that
+# ends after speech-to-text (`assist_satellite.ask_question`, a websocket run for a
+# transcript) wants no answer, and our eager response would be paid for and thrown
+# away. The audio stream HA hands over is a generator method of the run: of the
+# PipelineRun up to 2026.2, of its processor (whose `host` is the run) in 2026.11.
+# Its frame's `self` says where the run ends. No release lets this go yet: drop it
+# when HA passes the run's stages to STT entities.
+def run_ends_at_stt(stream: AsyncIterable[bytes]) -> bool:
+    """Whether the pipeline run that made `stream` ends at speech-to-text.
+
+    False when the stream does not come from a run we recognise (an answer is
+    then asked for as usual).
+    """
+    frame: Any = getattr(stream, "ag_frame", None)
+    owner = frame.f_locals.get("self") if frame is not None else None
+    for candidate in (owner, getattr(owner, "host", None)):
+        end_stage = getattr(candidate, "end_stage", None)
+        if end_stage is not None:
+            return str(end_stage) == "stt"  # PipelineStage is a StrEnum
+    return False
+
+
 # HA 2026.5: an STT entity says whether it needs HA's VAD and HA's gain/noise
 # processing. Drop with minimum >= 2026.5.
 HAS_AUDIO_PROCESSING = hasattr(stt, "SpeechAudioProcessing")

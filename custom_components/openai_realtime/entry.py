@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 PLATFORMS: list[Platform] = [
     Platform.CONVERSATION,
+    Platform.EVENT,
     Platform.SENSOR,
     Platform.STT,
     Platform.TTS,

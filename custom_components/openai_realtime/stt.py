@@ -90,9 +90,16 @@ class OpenAIRealtimeSTTEntity(OpenAIRealtimeEntity, stt.SpeechToTextEntity):
     async def async_process_audio_stream(
         self, metadata: stt.SpeechMetadata, stream: AsyncIterable[bytes]
     ) -> stt.SpeechResult:
-        """Stream the audio into the conversation's session; return the transcript."""
+        """Stream the audio into the conversation's session; return the transcript.
+
+        A run that ends here (`ask_question`) wants the transcript only.
+        """
         text = await self.entry.runtime_data.voice.async_transcribe(
-            metadata.language, int(metadata.sample_rate), int(metadata.channel), stream
+            metadata.language,
+            int(metadata.sample_rate),
+            int(metadata.channel),
+            stream,
+            answer=not compat.run_ends_at_stt(stream),
         )
         if text is None:
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)

@@ -30,6 +30,7 @@ class FakeSession:
     cancelled: list[ResponseStream] = field(default_factory=list)
     configured: list[ev.SessionConfig] = field(default_factory=list)
     replayed: list[HistoryEntry] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
     cancel_seen: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def configure(self, config: ev.SessionConfig, **_: Any) -> dict[str, Any]:
@@ -45,7 +46,11 @@ class FakeSession:
     async def cancel_response(self, stream: ResponseStream | None = None) -> None:
         if stream is not None:
             self.cancelled.append(stream)
+            finish(stream, status="cancelled")  # as the server ends it
         self.cancel_seen.set()
+
+    async def delete_item(self, item_id: str) -> None:
+        self.deleted.append(item_id)
 
     async def replay(self, entries: list[HistoryEntry]) -> None:
         self.replayed += entries
@@ -58,6 +63,12 @@ class FakeSession:
         self.closed = True
 
 
-def finish(stream: ResponseStream, response_id: str = "resp_1") -> None:
+def finish(
+    stream: ResponseStream,
+    response_id: str = "resp_1",
+    *,
+    status: str = "completed",
+    output: list[dict[str, Any]] | None = None,
+) -> None:
     """End a response the way the session does when `response.done` arrives."""
-    stream._feed(ev.ResponseDone(response_id, "completed", None, [], None))
+    stream._feed(ev.ResponseDone(response_id, status, None, output or [], None))

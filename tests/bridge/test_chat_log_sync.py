@@ -74,3 +74,14 @@ def test_a_rebuild_keeps_the_recent_turns_within_the_budget() -> None:
     # Appending to a session that holds turns is never cut by the budget.
     held = ChatLogPosition(held=1)
     assert len(missing_entries(contents, held, len(contents), ToolSet())) == 60
+
+
+def test_a_conversation_an_automation_opened_keeps_its_question() -> None:
+    """`start_conversation` opens the ChatLog with the satellite's question: a new
+    session gets it, though no user message comes before it."""
+    contents: list[conversation.Content] = [
+        conversation.SystemContent("prompt"),
+        conversation.AssistantContent("assist_satellite.kitchen", "Shall I?"),
+    ]
+    entries = missing_entries(contents, ChatLogPosition(), len(contents), ToolSet())
+    assert [(e.kind, e.text) for e in entries] == [("assistant", "Shall I?")]

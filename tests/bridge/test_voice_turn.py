@@ -86,6 +86,33 @@ async def test_unclaimed_turn_is_abandoned_and_its_answer_cancelled(
     await turn.close()
 
 
+async def test_an_abandoned_answer_leaves_the_conversation() -> None:
+    """HA answered the turn itself: the eager answer, cancelled or already done,
+    was never heard, so its items are deleted from the conversation."""
+    turn, session = _turn()
+    response = await session.create_response()
+    turn.committed(response, 500)
+    turn.heard("item_1", "turn off the lights")
+    finish(response, output=[{"id": "item_call", "type": "function_call"}])
+    turn.abandon("another agent answered")
+    await turn.close()
+    assert session.cancelled == []  # it had finished
+    assert session.deleted == ["item_call"]
+
+
+async def test_a_failed_answer_stays_in_the_conversation() -> None:
+    """What a failed turn said was played: it stays (barge-in cuts it where heard)."""
+    turn, session = _turn()
+    response = await session.create_response()
+    turn.committed(response, 500)
+    turn.heard("item_1", "hello")
+    turn.claim()
+    turn.fail(TurnFailure("The connection to the model dropped."))
+    await turn.close()
+    assert session.cancelled == [response]
+    assert session.deleted == []
+
+
 async def test_failure_from_any_live_state_keeps_the_words() -> None:
     """A failure ends the turn with what the user hears; later calls change nothing."""
     turn, session = _turn()

@@ -98,6 +98,10 @@ async def _scenario(
                 item_id = event.item_id
         await session.truncate(item_id, 50)
         emu.options.audio_pacing = "fast"
+        # An answer nobody heard leaves the conversation.
+        await session.add_user_text("turn off the lights")
+        done = await (await session.create_response(modalities=("text",))).wait_done()
+        await session.delete_item(done.output[0]["id"])
         # Errors: a bad update and a cancel with nothing active.
         with pytest.raises(ServerError):
             await session.configure(ev.SessionConfig(voice="nobody"))
@@ -135,6 +139,7 @@ async def test_wire_conformance(
         "response.done",
         "rate_limits.updated",
         "conversation.item.truncated",
+        "conversation.item.deleted",
     }
     if dialect == "ga":
         expected |= {
@@ -160,6 +165,7 @@ async def test_wire_conformance(
         "response.create",
         "response.cancel",
         "conversation.item.truncate",
+        "conversation.item.delete",
     }
 
 

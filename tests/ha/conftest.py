@@ -13,15 +13,20 @@ from homeassistant.components.assist_pipeline.pipeline import (
     async_get_pipeline,
     async_update_pipeline,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.const import MATCH_ALL
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 import imageio_ffmpeg
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 import custom_components.openai_realtime  # noqa: F401
+from custom_components.openai_realtime.bridge import conversations
+from custom_components.openai_realtime.const import DOMAIN
 
 from .. import leaks
+from .satellite import KitchenSatellite, async_add_satellite
 
 AGENT = "conversation.realtime_emulator"
 STT = "stt.realtime_emulator_speech_to_text"
@@ -100,15 +105,19 @@ async def voice_house(
         assert await async_setup_component(hass, "assist_pipeline", {})
         assert await hass.config_entries.async_setup(config_entry.entry_id)
         await hass.async_block_till_done()
+        registry = er.async_get(hass)
+        entry_id = config_entry.entry_id
         await async_update_pipeline(
             hass,
             async_get_pipeline(hass),
-            conversation_engine=AGENT,
+            conversation_engine=registry.async_get_entity_id(
+                "conversation", DOMAIN, entry_id
+            ),
             conversation_language="en",
             language="en",
-            stt_engine=STT,
+            stt_engine=registry.async_get_entity_id("stt", DOMAIN, f"{entry_id}-stt"),
             stt_language="en",
-            tts_engine=TTS,
+            tts_engine=registry.async_get_entity_id("tts", DOMAIN, f"{entry_id}-tts"),
             tts_language="en",
             tts_voice="marin",
             prefer_local_intents=False,
@@ -116,6 +125,19 @@ async def voice_house(
         yield config_entry
         await hass.config_entries.async_unload(config_entry.entry_id)
         await hass.config_entries.async_unload(demo.entry_id)
+
+
+@pytest.fixture
+async def satellite(
+    hass: HomeAssistant, voice_house: MockConfigEntry
+) -> AsyncIterator[KitchenSatellite]:
+    """A test Assist satellite (`assist_satellite.kitchen`) on the voice house's
+    pipeline: it plays what HA sends it and says what the test puts in `replies`."""
+    assert await async_setup_component(hass, "assist_satellite", {})
+    async for satellite in async_add_satellite(hass):
+        # Barge-in reads this clock: answers the satellite played were heard.
+        with patch.object(conversations, "time", satellite.clock):
+            yield satellite
 
 
 class Wire:
@@ -178,6 +200,24 @@ def wire(monkeypatch: pytest.MonkeyPatch) -> Wire:
     monkeypatch.setattr(ClientWebSocketResponse, "__init__", recording_init)
     monkeypatch.setattr(ClientWebSocketResponse, "receive", notifying_receive)
     return watch
+
+
+async def bus_wait_for(
+    hass: HomeAssistant, condition: Callable[[], bool], what: str
+) -> None:
+    """Until `condition` holds, re-checked whenever an event fires on HA's bus
+    (state changes included)."""
+    changed = asyncio.Event()
+    unlisten = hass.bus.async_listen(MATCH_ALL, callback(lambda _e: changed.set()))
+    try:
+        async with asyncio.timeout(GIVE_UP_AFTER):
+            while not condition():
+                changed.clear()
+                await changed.wait()
+    except TimeoutError:
+        pytest.fail(f"Gave up waiting for {what}")
+    finally:
+        unlisten()
 
 
 async def emulator_finished() -> None:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 REBUILD_TOKEN_BUDGET = 4000
 CHARS_PER_TOKEN = 4
 NO_RESPONSE = "(no response)"  # HA 2026.11's placeholder for a turn without reply
+SATELLITE_DOMAIN = "assist_satellite"  # the agent id of a satellite's announcement
 
 
 @dataclass(slots=True)
@@ -70,6 +71,19 @@ def missing_entries(
     return entries
 
 
+def answers_announced_question(contents: Sequence[conversation.Content]) -> bool:
+    """Whether the next user turn answers a question a satellite announced.
+
+    `assist_satellite.start_conversation` writes its question into the ChatLog as
+    the satellite's assistant content, and the pipeline run that hears the reply
+    brings the automation's extra system prompt, which only the agent sees.
+    """
+    last = contents[-1] if contents else None
+    return isinstance(last, conversation.AssistantContent) and (
+        last.agent_id.startswith(f"{SATELLITE_DOMAIN}.")
+    )
+
+
 def _entries(content: conversation.Content, tools: ToolSet) -> list[HistoryEntry]:
     if isinstance(content, conversation.UserContent):
         return [HistoryEntry("user", text=content.content)] if content.content else []
@@ -100,7 +114,11 @@ def _entries(content: conversation.Content, tools: ToolSet) -> list[HistoryEntry
 
 
 def _within_budget(entries: list[HistoryEntry]) -> list[HistoryEntry]:
-    """The most recent entries that fit the budget, starting at a user message."""
+    """The most recent entries that fit the budget, starting at a user message.
+
+    A conversation that fits whole is kept whole, even when it opens with the
+    assistant (an automation's question, `assist_satellite.start_conversation`).
+    """
     budget = REBUILD_TOKEN_BUDGET * CHARS_PER_TOKEN
     first = len(entries)
     for index in range(len(entries) - 1, -1, -1):
@@ -108,6 +126,8 @@ def _within_budget(entries: list[HistoryEntry]) -> list[HistoryEntry]:
         if budget < 0:
             break
         first = index
+    if first == 0:
+        return entries
     for index in range(first, len(entries)):
         if entries[index].kind == "user":
             return entries[index:]

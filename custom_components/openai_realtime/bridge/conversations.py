@@ -108,12 +108,7 @@ class Conversation:
         session = self.session
         if session is None:
             return
-        turn = self.voice_turn
-        if turn is not None and turn is not self._skip_checked:
-            self._skip_checked = turn
-            if turn.state is TurnState.ABANDONED and turn.transcript:
-                # Heard as audio, answered by HA: the ChatLog's text of it is held.
-                self.position.skip_user = turn.transcript
+        self._hold_heard_text(self.voice_turn)
         entries = missing_entries(contents, self.position, upto, self.tools)
         self.position.held = max(self.position.held, upto)
         if entries:
@@ -123,6 +118,15 @@ class Conversation:
                 self.conversation_id,
             )
             await session.replay(entries)
+
+    def _hold_heard_text(self, turn: VoiceTurn | None) -> None:
+        """A spoken turn HA answered without us: the session holds its audio, so
+        the ChatLog's text of what the user said is not added again."""
+        if turn is None or turn is self._skip_checked or not turn.over:
+            return
+        self._skip_checked = turn
+        if turn.state is TurnState.ABANDONED and turn.transcript:
+            self.position.skip_user = turn.transcript
 
     def followed(self, upto: int) -> None:
         """The session holds the ChatLog's first `upto` contents (our own turn's)."""
@@ -139,6 +143,7 @@ class Conversation:
         """
         await self._interrupt_previous_answer()
         await self.end_voice_turn("a new turn started")
+        self._hold_heard_text(self.voice_turn)  # before the new turn replaces it
         warm = self.session is not None and not self.session.closed
         session = await self.ensure(config, tools)
         self.voice_turn = VoiceTurn(self.conversation_id, session, reused=warm)

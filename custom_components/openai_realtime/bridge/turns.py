@@ -9,7 +9,7 @@ into HA's ChatLog and tool calls run through HA (see rounds.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,30 @@ if TYPE_CHECKING:
     from .tools import ToolSet
 
 _LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnReport:
+    """What one turn of the agent did: the `openai_realtime_turn` event's data.
+
+    `error` holds the plain words the user got when the turn failed (else None).
+    """
+
+    entry_id: str
+    conversation_id: str
+    device_id: str | None
+    text: str
+    tool_calls: list[dict[str, Any]]
+    usage: dict[str, int]
+    responses: int
+    error: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The event data (a copy)."""
+        return asdict(self)
+
+
+type TurnListener = Callable[[TurnReport], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +99,12 @@ class TurnRunner:
         self.pool = pool
         self._agent_entity_id = agent_entity_id
         self._on_error = on_error
+        self._listeners: list[TurnListener] = []
+
+    def add_listener(self, listener: TurnListener) -> Callable[[], None]:
+        """Hear every turn's report (the event entity); returns the remover."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
 
     async def async_handle(
         self, user_input: ConversationInput, chat_log: ChatLog, agent_id: str
@@ -105,7 +135,7 @@ class TurnRunner:
                         )
                     else:
                         await self._answer_spoken(
-                            turn, chat_log, agent_id, data, record
+                            turn, conv, config, chat_log, agent_id, data, record
                         )
                         # Follow-ups get this turn's full context (device, area),
                         # sent when the next turn starts: not on this answer's path.
@@ -149,15 +179,21 @@ class TurnRunner:
     async def _answer_spoken(
         self,
         turn: VoiceTurn,
+        conv: Conversation,
+        config: ev.SessionConfig,
         chat_log: ChatLog,
         agent_id: str,
         data: TurnLLMData,
         record: TurnRecord,
     ) -> None:
-        """Answer from the response the STT stage already started (or start it)."""
-        stream = turn.claim() or await turn.session.create_response(
-            modalities=("audio",)
-        )
+        """Answer from the response the STT stage already started, or start it
+        with this turn's instructions (device, area, an automation's extra prompt).
+        """
+        stream = turn.claim()
+        if stream is None:
+            if not turn.session.closed:
+                await conv.ensure(config, data.tools)
+            stream = await turn.session.create_response(modalities=("audio",))
         turn.answering(stream)
         await async_run_rounds(
             turn.session,
@@ -285,17 +321,18 @@ class TurnRunner:
         speech: dict[str, dict[str, Any]],
         error: str | None = None,
     ) -> None:
-        self.hass.bus.async_fire(
-            EVENT_TURN,
-            {
-                "entry_id": self.entry.entry_id,
-                "conversation_id": chat_log.conversation_id,
-                "device_id": user_input.device_id,
-                "text": speech.get("plain", {}).get("speech", ""),
-                "tool_calls": record.tool_calls,
-                "usage": record.usage,
-                "responses": record.responses,
-                "error": error,
-            },
-            context=user_input.context,
+        report = TurnReport(
+            entry_id=self.entry.entry_id,
+            conversation_id=chat_log.conversation_id,
+            device_id=user_input.device_id,
+            text=speech.get("plain", {}).get("speech", ""),
+            tool_calls=record.tool_calls,
+            usage=record.usage,
+            responses=record.responses,
+            error=error,
         )
+        self.hass.bus.async_fire(
+            EVENT_TURN, report.as_dict(), context=user_input.context
+        )
+        for listener in list(self._listeners):
+            listener(report)

@@ -25,6 +25,7 @@ from ..realtime.errors import RealtimeError, ServerError, TranscriptionFailedErr
 from ..realtime.read_aloud import READ_ALOUD_INSTRUCTIONS, read_aloud_input
 from .audio_in import SentAudio, async_stream_audio
 from .audio_out import SESSION_WAV, WavShape, wav_stream
+from .chat_log_sync import answers_announced_question
 from .llm_data import render_clock
 from .voice_turn import TurnFailure, TurnState, VoiceTurn, current_voice_turn
 
@@ -98,16 +99,24 @@ class VoicePipeline:
     # --- speech to text -------------------------------------------------------------
 
     async def async_transcribe(
-        self, language: str, rate: int, channels: int, stream: AsyncIterable[bytes]
+        self,
+        language: str,
+        rate: int,
+        channels: int,
+        stream: AsyncIterable[bytes],
+        *,
+        answer: bool = True,
     ) -> str | None:
         """Stream the audio into the conversation's session; return the transcript.
 
-        Returns "" when nobody spoke and None when it failed.
+        `answer`: the run goes on to an agent. Without it (the run ends at STT, as
+        `ask_question`'s does) no answer is asked of the model and the turn ends
+        with its transcript. Returns "" when nobody spoke and None when it failed.
         """
         turn: VoiceTurn | None = None
         conv: Conversation | None = None
         try:
-            conv, turn = await self._start_turn(language)
+            conv, turn, eager = await self._start_turn(language)
             sent = await async_stream_audio(
                 turn.session,
                 stream,
@@ -115,7 +124,9 @@ class VoicePipeline:
                 channels,
                 server_turns=self.options.server_ends_turns,
             )
-            return await self._finish_speech(turn, sent)
+            return await self._finish_speech(
+                turn, sent, eager=eager and answer, answer=answer
+            )
         except NoSpeechError as err:
             _LOGGER.debug("Nothing was said: %s", err)
             return ""
@@ -132,11 +143,14 @@ class VoicePipeline:
             turn.abandon("speech failed")
         return None
 
-    async def _start_turn(self, language: str) -> tuple[Conversation, VoiceTurn]:
-        """Open (or reuse) the conversation's session and start a voice turn on it.
+    async def _start_turn(self, language: str) -> tuple[Conversation, VoiceTurn, bool]:
+        """Open (or reuse) the conversation's session and start a voice turn on it;
+        also whether an eager answer may be asked for this turn.
 
         The pipeline runs inside a chat session whose id is the conversation id
-        the agent will see: the turn lives on that conversation.
+        the agent will see: the turn lives on that conversation. A reply to a
+        question an automation had a satellite ask waits for the agent: its run
+        brings the automation's extra system prompt, which the answer must follow.
         """
         current = chat_session.current_session.get()
         conversation_id = current.conversation_id if current else f"stt-{ulid_now()}"
@@ -161,10 +175,16 @@ class VoicePipeline:
                     ready.context or render_clock(self.hass)
                 )
         current_voice_turn.set(turn)  # seen by the agent and TTS of this run
-        return conv, turn
+        eager = self.options.eager_response and not answers_announced_question(
+            ready.contents
+        )
+        return conv, turn, eager
 
-    async def _finish_speech(self, turn: VoiceTurn, sent: SentAudio) -> str:
-        """Commit the user's audio, ask for the answer (eager), return the transcript.
+    async def _finish_speech(
+        self, turn: VoiceTurn, sent: SentAudio, *, eager: bool, answer: bool
+    ) -> str:
+        """Commit the user's audio, ask for the answer (`eager`), return the
+        transcript; without `answer` the turn ends there.
 
         Raises SpeechError, after ending the turn, when there is no speech or it
         cannot be transcribed. Silence is never sent for a response: a false wake
@@ -182,7 +202,7 @@ class VoicePipeline:
             commit = await session.start_commit()
         try:
             response = None
-            if self.options.eager_response:
+            if eager:
                 # Right behind the commit: the model starts on this speech now.
                 response = await session.create_response(modalities=("audio",))
             turn.committed(response, sent.ms)
@@ -198,7 +218,10 @@ class VoicePipeline:
         if not transcript.strip():
             turn.abandon("empty transcript")
             raise NoSpeechError("The transcript is empty")
-        turn.heard(item_id, transcript)
+        if answer:
+            turn.heard(item_id, transcript)
+        else:
+            turn.abandon("the run ends at speech-to-text")
         return transcript
 
     # --- text to speech -------------------------------------------------------------

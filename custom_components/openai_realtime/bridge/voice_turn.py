@@ -45,6 +45,9 @@ current_voice_turn: ContextVar[VoiceTurn | None] = ContextVar(
 # The pipeline calls the agent right after STT returns; if no agent has claimed the
 # turn by then, HA answered it some other way and the response is cancelled.
 CLAIM_WINDOW = 5.0
+# A cancelled response ends within a round trip; an abandoned answer's items are
+# deleted once it has (the next turn of the conversation waits for that).
+WITHDRAW_TIMEOUT = 5.0
 
 
 class TurnState(StrEnum):
@@ -316,15 +319,30 @@ class VoiceTurn:
         self.audio.finish()
         self._log_end()
         response = self.response
-        if response is not None and not response.finished and not self.session.closed:
+        if response is None or self.session.closed:
+            return
+        withdraw = self.state is TurnState.ABANDONED
+        if withdraw or not response.finished:
             self._cancelling = asyncio.get_running_loop().create_task(
-                self._cancel(response), name="openai_realtime cancel voice answer"
+                self._cancel(response, withdraw=withdraw),
+                name="openai_realtime cancel voice answer",
             )
 
-    async def _cancel(self, response: ResponseStream) -> None:
+    async def _cancel(self, response: ResponseStream, *, withdraw: bool) -> None:
+        """Stop the answer. An abandoned turn's answer was never heard: what it
+        put into the conversation leaves it, so the model does not believe it
+        said it (HA's own answer follows from the ChatLog)."""
         try:
-            await self.session.cancel_response(response)
-        except RealtimeError as err:
+            if not response.finished:
+                await self.session.cancel_response(response)
+            if not withdraw:
+                return
+            async with asyncio.timeout(WITHDRAW_TIMEOUT):
+                done = await response.wait_done()
+            for item in done.output:
+                if item_id := str(item.get("id") or ""):
+                    await self.session.delete_item(item_id)
+        except (RealtimeError, TimeoutError) as err:
             _LOGGER.debug("Cancelling the voice turn's response failed: %s", err)
 
     def _unclaimed(self) -> None:

@@ -313,6 +313,11 @@ def item_create(item: JsonDict, previous_item_id: str | None = None) -> JsonDict
     return event
 
 
+def item_delete(item_id: str) -> JsonDict:
+    """Build `conversation.item.delete` (an answer the user never heard)."""
+    return {"type": "conversation.item.delete", "item_id": item_id}
+
+
 def item_truncate(item_id: str, audio_end_ms: int, content_index: int = 0) -> JsonDict:
     """Build `conversation.item.truncate` (after barge-in, at the played position)."""
     return {

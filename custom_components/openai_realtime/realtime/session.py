@@ -491,6 +491,11 @@ class RealtimeSession:
             return
         await self._send(ev.response_cancel(target.response_id))
 
+    async def delete_item(self, item_id: str) -> None:
+        """Remove an item from the conversation (an answer nobody heard)."""
+        await self._send(ev.item_delete(item_id))
+        self.history = [entry for entry in self.history if entry.item_id != item_id]
+
     async def truncate(self, item_id: str, audio_end_ms: int) -> None:
         """Cut an assistant audio item at the played position (after barge-in)."""
         await self._send(ev.item_truncate(item_id, audio_end_ms))
