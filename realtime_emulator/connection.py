@@ -35,9 +35,8 @@ from .transport import Transport
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from aiohttp import web
-
     from .options import EmulatorOptions
+    from .transport import Socket
     from .turns import Brain
 
 CLIENT_EVENTS = [
@@ -83,22 +82,44 @@ RULES: dict[Dialect, DialectRules] = {
 }
 
 
+class PlayedAudio(Protocol):
+    """A WebRTC call's output audio (webrtc.py): the model's voice goes to the
+    call's audio track instead of `response.output_audio.delta` events, and the
+    server knows what was played."""
+
+    def play(self, response_id: str, item_id: str, pcm: bytes) -> None:
+        """Queue 24 kHz PCM16 of an assistant item for playback."""
+
+    def response_done(self, response_id: str) -> None:
+        """No more audio will come for this response."""
+
+    async def interrupt(self) -> None:
+        """Clear the output buffer; truncate what was not played."""
+
+
 class EmulatorConnection:
-    """The server side of one realtime websocket: a session's state and handlers."""
+    """The server side of one realtime socket: a session's state and handlers.
+
+    A websocket session, or (with `played` set) a WebRTC call's: its client
+    events come over the data channel, its input audio from the call's track,
+    and its voice goes to the call's audio track.
+    """
 
     def __init__(
         self,
         host: EmulatorHost,
-        ws: web.WebSocketResponse,
-        request: web.Request,
+        ws: Socket,
+        abort: Callable[[], None],
         dialect: Dialect,
         model: str,
+        played: PlayedAudio | None = None,
     ) -> None:
         """A new session with the dialect's defaults."""
         self.host = host
         self.dialect = dialect
         self.model = model
-        self.transport = Transport(ws, request, lambda: self.host.options)
+        self.played = played
+        self.transport = Transport(ws, abort, lambda: self.host.options)
         self.id = new_id("sess_")
         expires = math.ceil(time.time() + host.options.session_max_duration)
         self.config = default_session(dialect, model, self.id, expires)
@@ -114,6 +135,8 @@ class EmulatorConnection:
             lambda: self.host.brain,
             lambda: self.view,
             self.conversation_id,
+            audio_out=played.play if played is not None else None,
+            on_done=played.response_done if played is not None else None,
         )
 
     # --- what tests and benchmarks read ----------------------------------------------
@@ -266,8 +289,14 @@ class EmulatorConnection:
 
     async def _append(self, event: Json) -> None:
         event_fields(event, {"audio"})
+        await self.append_audio(
+            decode_audio(str(event.get("audio", "")), self.view.input_format)
+        )
+
+    async def append_audio(self, data: bytes) -> None:
+        """Input audio as PCM16 at the session's input rate (an append event's, or
+        a WebRTC call's microphone track)."""
         view = self.view
-        data = decode_audio(str(event.get("audio", "")), view.input_format)
         found = self.buffer.append(
             data,
             view.input_rate,
@@ -284,10 +313,13 @@ class EmulatorConnection:
                         "item_id": vad.item_id,
                     }
                 )
-                if td.get("interrupt_response", True) and (
-                    active := self.responder.active
-                ):
-                    active.cancel("turn_detected")
+                if td.get("interrupt_response", True):
+                    if active := self.responder.active:
+                        active.cancel("turn_detected")
+                    if self.played is not None:
+                        # WebRTC: the server stops the voice and truncates what
+                        # the user did not hear.
+                        await self.played.interrupt()
                 continue
             await self.send(
                 {
@@ -319,6 +351,10 @@ class EmulatorConnection:
         await self.send({"type": "input_audio_buffer.cleared"})
 
     async def _output_clear(self, event: Json) -> None:
+        if self.played is not None:
+            event_fields(event, set())
+            await self.played.interrupt()
+            return
         raise ProtocolError(
             "output_audio_buffer.clear is only supported for WebRTC and SIP.",
             "invalid_value",

@@ -7,6 +7,7 @@ pace) and `audio_chunk_ms`.
 Failures: `handshake_status` (e.g. 429, 500, 503 at the upgrade: a 5xx server),
 `silent_after_handshake` (the websocket opens, `session.created` never comes),
 `beta_disabled` (a beta handshake is answered the way OpenAI has since 2026-05-12),
+`client_secret_status` (e.g. 404: a compatible server without ephemeral keys),
 `drop_after_events` (the TCP connection is cut after N server events),
 `malformed_after_events` (one non-JSON frame), `session_max_duration`
 (`session_expired`, then close 1001). An unreachable server is a stopped emulator:
@@ -62,6 +63,8 @@ class EmulatorOptions:
     handshake_status: int | None = None  # e.g. 429 or 500 at the upgrade
     silent_after_handshake: bool = False  # never send session.created
     beta_disabled: bool = False  # answer beta like OpenAI since 2026-05-12
+    # e.g. 404: a server without the browser path (POST /realtime/client_secrets)
+    client_secret_status: int | None = None
     vad_threshold_dbfs: float = -60.0  # threshold 0 → this; 1 → 0 dBFS
     received_limit: int = 100_000  # recorded client events per connection
     defer_response_created: bool = False
