@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import json
 import math
 import time
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import validate_beta, validate_ga
 from .checks import event_fields
@@ -35,9 +35,8 @@ from .transport import Transport
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from .options import EmulatorOptions
-    from .transport import Socket
-    from .turns import Brain
+    from .options import EmulatorHost
+    from .transport import PlayedAudio, Socket
 
 CLIENT_EVENTS = [
     "session.update",
@@ -56,18 +55,6 @@ CLIENT_EVENTS = [
 MAX_EVENT_ID = 512
 
 
-class EmulatorHost(Protocol):
-    """What a connection reads from the server that accepted it."""
-
-    @property
-    def options(self) -> EmulatorOptions:
-        """The knobs (tests change them while connections run)."""
-
-    @property
-    def brain(self) -> Brain:
-        """The model's brain (tests swap it while connections run)."""
-
-
 @dataclass(frozen=True, slots=True)
 class DialectRules:
     """A dialect's validation of `session.update` and `response.create`."""
@@ -80,21 +67,6 @@ RULES: dict[Dialect, DialectRules] = {
     "ga": DialectRules(validate_ga.session_update, validate_ga.response_create),
     "beta": DialectRules(validate_beta.session_update, validate_beta.response_create),
 }
-
-
-class PlayedAudio(Protocol):
-    """A WebRTC call's output audio (webrtc.py): the model's voice goes to the
-    call's audio track instead of `response.output_audio.delta` events, and the
-    server knows what was played."""
-
-    def play(self, response_id: str, item_id: str, pcm: bytes) -> None:
-        """Queue 24 kHz PCM16 of an assistant item for playback."""
-
-    def response_done(self, response_id: str) -> None:
-        """No more audio will come for this response."""
-
-    async def interrupt(self) -> None:
-        """Clear the output buffer; truncate what was not played."""
 
 
 class EmulatorConnection:

@@ -43,7 +43,10 @@ blocks, and only once it reaches `cache_min_tokens` (the real server: 128 and 10
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from .turns import Brain
 
 
 @dataclass
@@ -75,3 +78,15 @@ class EmulatorOptions:
     rate_limits: Literal["auto", "after_created", "after_done", "off"] = "auto"
     cache_block_tokens: int = 64
     cache_min_tokens: int = 0
+
+
+class EmulatorHost(Protocol):
+    """What a connection reads from the server that accepted it."""
+
+    @property
+    def options(self) -> EmulatorOptions:
+        """The knobs (tests change them while connections run)."""
+
+    @property
+    def brain(self) -> Brain:
+        """The model's brain (tests swap it while connections run)."""

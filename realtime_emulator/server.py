@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from . import validate_ga
+from .client_secrets import ClientSecrets, error_text
 from .connection import EmulatorConnection
 from .errors import ProtocolError
 from .house_brain import HouseBrain
 from .options import EmulatorOptions
 from .session_config import MODELS, Dialect
-from .webrtc import ClientSecrets, WebRTCCall, error_text, restrict_ice
+from .webrtc import WebRTCCall, restrict_ice
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

@@ -42,6 +42,21 @@ class Socket(Protocol):
         """The frames that arrive, until the socket closes."""
 
 
+class PlayedAudio(Protocol):
+    """A WebRTC call's output audio (webrtc.py): the model's voice goes to the
+    call's audio track instead of `response.output_audio.delta` events, and the
+    server knows what was played."""
+
+    def play(self, response_id: str, item_id: str, pcm: bytes) -> None:
+        """Queue 24 kHz PCM16 of an assistant item for playback."""
+
+    def response_done(self, response_id: str) -> None:
+        """No more audio will come for this response."""
+
+    async def interrupt(self) -> None:
+        """Clear the output buffer; truncate what was not played."""
+
+
 class Transport:
     """Sends and records the events of one socket; owns its background tasks."""
 
