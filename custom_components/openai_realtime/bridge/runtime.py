@@ -14,6 +14,7 @@ from homeassistant.helpers import entity_registry as er
 from ..const import DOMAIN
 from ..options import EntryOptions
 from ..realtime.errors import AuthenticationError
+from .browser_calls import BrowserCalls
 from .conversations import ConversationPool
 from .endpoint_config import build_endpoint
 from .turns import TurnRunner
@@ -60,6 +61,15 @@ class EntryRuntime:
             self.agent_entity_id,
             self.on_error,
         )
+        self.browser = BrowserCalls(
+            hass,
+            entry.entry_id,
+            self.options,
+            http,
+            self.endpoint,
+            self.usage,
+            self.agent_entity_id,
+        )
         self._closed = False
 
     async def async_start(self) -> None:
@@ -91,5 +101,6 @@ class EntryRuntime:
             return
         self._closed = True
         self.voice.close()
+        self.browser.close()
         await self.pool.async_close()
         await self.usage.async_close()  # after the pool: its last responses count
