@@ -19,6 +19,13 @@ const CHANNEL = "oai-events";
 const TRANSCRIPT_WAIT_MS = 3000; // a turn waits this long for the user's transcript
 const RECONNECT_MS = [1000, 2000, 5000, 10000, 30000];
 const MAX_LINES = 40; // transcript lines kept on screen
+const MS_PER_AUDIO_TOKEN = 50; // the model's voice is billed at a token per 50 ms
+// Material Design Icons (Apache 2.0): microphone and stop, inline (no icon font).
+const ICON_MIC =
+  "M12,2A3,3 0 0,1 15,5V11A3,3 0 0,1 12,14A3,3 0 0,1 9,11V5A3,3 0 0,1 12,2M19,11C19,14.53 16.39,17.44 13,17.93V21H11V17.93C7.61,17.44 5,14.53 5,11H7A5,5 0 0,0 12,16A5,5 0 0,0 17,11H19Z";
+const ICON_STOP = "M18,18H6V6H18V18Z";
+const icon = (path) =>
+  `<svg viewBox="0 0 24 24" width="32" height="32" aria-hidden="true"><path fill="currentColor" d="${path}"/></svg>`;
 
 const STATES = {
   idle: "Tap to talk",
@@ -66,6 +73,7 @@ export class RealtimeTalk extends EventTarget {
     this.turns = []; // turns reported to Home Assistant (their results)
     this.items = new Map(); // item id -> {role, text, interrupted}
     this.tools = new Map(); // call id -> {name, arguments, status, output}
+    this.audioMs = new Map(); // response id -> ms of voice it produced
     this.closed = false;
     this.state = "idle";
   }
@@ -216,6 +224,18 @@ export class RealtimeTalk extends EventTarget {
     const handler = this._handlers[event.type];
     if (handler) handler.call(this, event);
     this._emit("event", event);
+  }
+
+  // How much of an interrupted answer was heard: its characters in the played
+  // share of its response's voice (as Home Assistant records it).
+  heardChars(line) {
+    if (!line.interrupted || line.audioEndMs === undefined) return line.text.length;
+    const total = this.audioMs.get(line.response);
+    if (!total) return line.text.length;
+    const siblings = [...this.items.values()].filter((l) => l.response === line.response);
+    const chars = siblings.reduce((n, l) => n + l.text.length, 0) || 1;
+    const share = (total * line.text.length) / chars;
+    return Math.min(line.text.length, Math.floor((line.text.length * line.audioEndMs) / share));
   }
 
   _newTurn(userItemId) {
@@ -402,7 +422,7 @@ RealtimeTalk.prototype._handlers = {
     const item = event.item || {};
     if (!this.turn) return;
     if (item.type === "message") {
-      this._line(item.id, "assistant");
+      this._line(item.id, "assistant").response = event.response_id;
       this.turn.parts.push({ type: "message", item_id: item.id, response_id: event.response_id });
       this._emit("lines");
     } else if (item.type === "function_call") {
@@ -438,6 +458,9 @@ RealtimeTalk.prototype._handlers = {
       status: response.status,
       usage: response.usage || null,
     });
+    const details = (response.usage || {}).output_token_details || {};
+    this.audioMs.set(response.id, (details.audio_tokens || 0) * MS_PER_AUDIO_TOKEN);
+    this._emit("lines");
     this._afterResponse(turn, event);
   },
   "output_audio_buffer.started"() {
@@ -460,6 +483,7 @@ RealtimeTalk.prototype._handlers = {
   "conversation.item.truncated"(event) {
     const line = this._line(event.item_id, "assistant");
     line.interrupted = true;
+    line.audioEndMs = event.audio_end_ms;
     const turn = this.turn;
     const part = turn && turn.parts.find((p) => p.item_id === event.item_id);
     if (part) part.audio_end_ms = event.audio_end_ms;
@@ -485,7 +509,7 @@ const STYLE = `
   button.talk {
     width: 64px; height: 64px; border-radius: 50%; border: none; cursor: pointer;
     background: var(--primary-color, #03a9f4); color: var(--text-primary-color, #fff);
-    font-size: 28px; line-height: 64px; flex: none;
+    display: flex; align-items: center; justify-content: center; flex: none;
   }
   button.talk[data-active] { background: var(--error-color, #db4437); }
   button.talk:focus-visible { outline: 3px solid var(--accent-color, #ff9800); }
@@ -501,10 +525,11 @@ const STYLE = `
   }
   .error[data-shown] { display: block; }
   .warning { font-size: 0.8em; color: var(--warning-color, #ffa600); min-height: 0; }
-  .lines { display: flex; flex-direction: column; gap: 6px; max-height: 320px; overflow-y: auto; }
+  .lines { display: flex; flex-direction: column; gap: 6px; max-height: 360px; overflow-y: auto; }
   .line { padding: 6px 10px; border-radius: 12px; max-width: 85%; white-space: pre-wrap; }
   .line.user { align-self: flex-end; background: var(--primary-color, #03a9f4); color: var(--text-primary-color, #fff); }
   .line.assistant { align-self: flex-start; background: var(--secondary-background-color, #f0f0f0); color: var(--primary-text-color); }
+  .line .unheard { opacity: 0.4; text-decoration: line-through; }
   .line.interrupted::after { content: " (interrupted)"; opacity: 0.7; font-style: italic; }
   .tools { display: flex; flex-direction: column; gap: 4px; font-size: 0.85em; }
   .tool { font-family: var(--code-font-family, monospace); color: var(--secondary-text-color); }
@@ -594,7 +619,7 @@ class OpenAIRealtimeCard extends HTMLElement {
             <div class="status" role="status" aria-live="polite"></div>
           </div>
           <div class="controls">
-            <button class="talk" type="button" aria-label="Talk">🎙</button>
+            <button class="talk" type="button" aria-label="Talk">${icon(ICON_MIC)}</button>
             <div class="meters">
               <span class="meter-label">You</span>
               <div class="meter mic"><div></div></div>
@@ -637,7 +662,7 @@ class OpenAIRealtimeCard extends HTMLElement {
       const active = Boolean(this._talk) && state !== "error" && state !== "idle";
       talk.toggleAttribute("data-active", active);
       talk.setAttribute("aria-label", active ? "Stop talking" : "Talk");
-      talk.textContent = active ? "■" : "🎙";
+      talk.innerHTML = icon(active ? ICON_STOP : ICON_MIC);
     }
   }
 
@@ -656,11 +681,22 @@ class OpenAIRealtimeCard extends HTMLElement {
         const div = document.createElement("div");
         div.className = `line ${line.role}${line.interrupted ? " interrupted" : ""}`;
         div.dataset.item = line.id;
-        div.textContent = line.text || "…";
+        const heard = this._talkOf(line) ? this._talkOf(line).heardChars(line) : line.text.length;
+        div.textContent = line.text.slice(0, heard) || (line.interrupted ? "" : "…");
+        if (heard < line.text.length) {
+          const rest = document.createElement("span");
+          rest.className = "unheard";
+          rest.textContent = line.text.slice(heard);
+          div.appendChild(rest);
+        }
         return div;
       }),
     );
     box.scrollTop = box.scrollHeight;
+  }
+
+  _talkOf(_line) {
+    return this._talk || this._lastTalk || null;
   }
 
   _showTools() {
@@ -743,6 +779,7 @@ class OpenAIRealtimeCard extends HTMLElement {
 
   _failed(talk, err) {
     talk.stop();
+    this._lastTalk = talk;
     if (this._talk === talk) this._talk = null;
     this._stopMeters();
     this._showState("error");
@@ -759,6 +796,7 @@ class OpenAIRealtimeCard extends HTMLElement {
   _stop() {
     const talk = this._talk;
     this._talk = null;
+    if (talk) this._lastTalk = talk;
     if (talk) talk.stop();
     this._stopMeters();
     this._showState("idle");
