@@ -598,3 +598,49 @@ async def test_a_call_continues_a_typed_conversation(
     }
     assert history[1]["role"] == "assistant"
     assert history[1]["content"][0]["type"] == "output_text"
+
+
+async def test_the_integration_serves_and_loads_its_card(
+    hass: HomeAssistant,
+    enable_custom_integrations: None,
+    config_entry: MockConfigEntry,
+    hass_client: Any,
+) -> None:
+    """The card's module is served by the integration and loaded on every page,
+    its URL carrying a digest of the file (browsers fetch a new version)."""
+    from custom_components.openai_realtime.browser import CARD_FILE, CARD_URL
+
+    assert await async_setup_component(hass, "http", {})
+    assert await async_setup_component(hass, "homeassistant", {})
+    assert await async_setup_component(hass, "conversation", {})
+    hass.config.components.add("frontend")
+    loaded: list[str] = []
+    with patch(
+        "homeassistant.components.frontend.add_extra_js_url",
+        lambda _hass, url, es5=False: loaded.append(url),
+    ):
+        assert await hass.config_entries.async_setup(config_entry.entry_id)
+        await hass.async_block_till_done()
+    assert len(loaded) == 1 and loaded[0].startswith(f"{CARD_URL}?v=")
+    client = await hass_client()
+    response = await client.get(loaded[0])
+    assert response.status == 200
+    assert await response.text() == CARD_FILE.read_text()
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
+
+
+@pytest.mark.usefixtures("house")
+async def test_the_option_sets_who_may_talk(
+    hass: HomeAssistant, config_entry: MockConfigEntry
+) -> None:
+    """The options flow stores "any user"; the entry then serves non-admins."""
+    from .test_config_flow import _options_input
+
+    result = await hass.config_entries.options.async_init(config_entry.entry_id)
+    await hass.config_entries.options.async_configure(
+        result["flow_id"], _options_input() | {CONF_BROWSER_ACCESS: "users"}
+    )
+    await hass.async_block_till_done()
+    assert config_entry.options[CONF_BROWSER_ACCESS] == "users"
+    runtime = hass.config_entries.async_get_entry(config_entry.entry_id).runtime_data
+    assert runtime.options.browser_access == "users"

@@ -961,8 +961,20 @@ class OpenAIRealtimeCardEditor extends HTMLElement {
   }
 }
 
-if (!customElements.get(CARD)) customElements.define(CARD, OpenAIRealtimeCard);
-if (!customElements.get(EDITOR)) customElements.define(EDITOR, OpenAIRealtimeCardEditor);
+function register() {
+  if (!customElements.get(CARD)) customElements.define(CARD, OpenAIRealtimeCard);
+  if (!customElements.get(EDITOR)) customElements.define(EDITOR, OpenAIRealtimeCardEditor);
+}
+
+// The integration has Home Assistant load this module early, with the page. Some
+// frontends (HA 2026.2) install a scoped custom element registry as the app starts,
+// and elements defined before it are unknown to the app: define ours once the app
+// is there (at once when it already is, as a dashboard resource would load it).
+if (customElements.get("home-assistant")) {
+  register();
+} else {
+  customElements.whenDefined("home-assistant").then(register);
+}
 window.customCards = window.customCards || [];
 if (!window.customCards.some((card) => card.type === CARD)) {
   window.customCards.push({
