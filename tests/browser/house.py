@@ -223,10 +223,11 @@ def login_script(house: DevHouse) -> str:
 
 # Test instrumentation, installed before the page's scripts: every remote audio
 # track is recorded (the model's voice as the browser plays it), and the levels of
-# the local and remote audio are timed, so a test reads what was heard and when.
+# the local and remote audio are timed, as are the data channel's events, so a test
+# reads what was heard and when.
 RECORDER_SCRIPT = """
 (() => {
-  window.__voice = { chunks: [], rate: 0, mic: [], model: [] };
+  window.__voice = { chunks: [], rate: 0, mic: [], model: [], events: [] };
   const Original = window.RTCPeerConnection;
   const watch = (stream, key) => {
     const ctx = new AudioContext();
@@ -250,6 +251,18 @@ RECORDER_SCRIPT = """
     pc.addEventListener("track", (event) => {
       watch(event.streams[0] || new MediaStream([event.track]), "model");
     });
+    const createDataChannel = pc.createDataChannel.bind(pc);
+    pc.createDataChannel = (...channelArgs) => {
+      const channel = createDataChannel(...channelArgs);
+      channel.addEventListener("message", (message) => {
+        try {
+          window.__voice.events.push([performance.now(), JSON.parse(message.data).type]);
+        } catch (_err) {
+          // not an event
+        }
+      });
+      return channel;
+    };
     const addTrack = pc.addTrack.bind(pc);
     pc.addTrack = (track, ...streams) => {
       watch(new MediaStream([track]), "mic");
