@@ -169,8 +169,10 @@ async def ha_socket(house: DevHouse) -> AsyncIterator[HomeAssistantSocket]:
 DASHBOARD = "talk-house"
 
 
-async def show_card(socket: HomeAssistantSocket, **card: Any) -> str:
-    """A dashboard with one view showing our card; its path."""
+async def show_card(
+    socket: HomeAssistantSocket, *more: dict[str, Any], **card: Any
+) -> str:
+    """A dashboard with one view showing our card (and `more` of them); its path."""
     await socket.command(
         type="lovelace/dashboards/create",
         url_path=DASHBOARD,
@@ -185,7 +187,11 @@ async def show_card(socket: HomeAssistantSocket, **card: Any) -> str:
         config={
             "title": "Talk",
             "views": [
-                {"title": "Talk", "path": "talk", "cards": [{"type": CARD, **card}]}
+                {
+                    "title": "Talk",
+                    "path": "talk",
+                    "cards": [{"type": CARD, **c} for c in (card, *more)],
+                }
             ],
         },
     )

@@ -68,6 +68,34 @@ async def _voice(page: Any, since: float = 0.0) -> str:
     return speech.decode(data, rate)
 
 
+# The card's editor, as the dashboard editor uses it: given hass and a config, it
+# offers the entries and reports each change as `config-changed`.
+EDIT_CARD = """async () => {
+  const hass = document.querySelector("home-assistant").hass;
+  const editor = document.createElement("openai-realtime-card-editor");
+  document.body.appendChild(editor);
+  const changed = new Promise((resolve) =>
+    editor.addEventListener("config-changed", (e) => resolve(e.detail.config)));
+  editor.setConfig({ title: "Kitchen" });
+  editor.hass = hass;
+  for (let i = 0; !editor._entries.length; i++) {
+    if (i > 500) throw new Error("the editor got no entries");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const entry = editor._entries[0].entry_id;
+  const form = editor.querySelector("ha-form");
+  if (form) {
+    form.dispatchEvent(new CustomEvent("value-changed",
+      { detail: { value: { ...form.data, entry_id: entry } } }));
+  } else {
+    const select = editor.querySelector("select[name=entry_id]");
+    select.value = entry;
+    select.dispatchEvent(new Event("change"));
+  }
+  return await changed;
+}"""
+
+
 def _sounds_like(played: str, text: str) -> bool:
     """Whether the decoded voice is the text. On a loaded machine Opus may conceal
     a late packet and the page's recorder drop a block: a symbol or two is lost."""
@@ -83,7 +111,11 @@ async def test_talk_hands_free_then_interrupt_a_long_answer(
 
     wav = write_wav(tmp_path / "mic.wav", MIC, seconds=50)
     async with ha_socket(house) as socket, async_playwright() as playwright:
-        path = await show_card(socket, title="Talk to the house")
+        path = await show_card(
+            socket,
+            {"title": "Elsewhere", "entry_id": "no-such-entry"},
+            title="Talk to the house",
+        )
         await socket.command(type="subscribe_events", event_type="openai_realtime_turn")
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -97,7 +129,7 @@ async def test_talk_hands_free_then_interrupt_a_long_answer(
             page.set_default_timeout(STEP * 1000)
             await dismiss_dialogs(page)
             await page.goto(f"{house.url}{path}")
-            card = page.locator("openai-realtime-card")
+            card = page.locator("openai-realtime-card").first
             await card.locator("button.talk").click()
             await card.evaluate(
                 """(el) => {
@@ -164,5 +196,18 @@ async def test_talk_hands_free_then_interrupt_a_long_answer(
                 "() => document.querySelector('home-assistant') !== null"
             )
             assert await card.get_attribute("data-state") == "idle"
+
+            # A card that cannot talk says why, in words.
+            other = page.locator("openai-realtime-card").nth(1)
+            await other.locator("button.talk").click()
+            error = other.locator(".error[data-shown]")
+            await error.wait_for()
+            assert "No OpenAI Realtime entry" in await error.inner_text()
+            assert await other.get_attribute("data-state") == "error"
+
+            # The editor lists the entries this user may talk to and edits the card.
+            config = await page.evaluate(EDIT_CARD)
+            assert config["entry_id"] == first["data"]["entry_id"]
+            assert config["title"] == "Kitchen"
         finally:
             await browser.close()

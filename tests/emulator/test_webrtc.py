@@ -8,6 +8,7 @@ the model's voice track and reads the events on the data channel.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from difflib import SequenceMatcher
 from typing import Any
 
 import aiohttp
@@ -44,6 +45,12 @@ async def mint(
         assert response.status == 200, await response.text()
         minted: dict[str, Any] = await response.json()
         return minted
+
+
+def _sounds_like(heard: str, text: str) -> bool:
+    """Whether decoded audio says `text`: on a loaded machine a late Opus frame is
+    concealed, and a symbol may be lost."""
+    return SequenceMatcher(None, heard, speech.normalise(text)).ratio() > 0.9
 
 
 @pytest.fixture
@@ -159,17 +166,19 @@ async def test_a_call_hears_the_microphone_and_speaks_on_the_audio_track(
     await call.event("output_audio_buffer.stopped")
     types = call.types()
     assert "response.output_audio.delta" not in types
+    # Playback starts after the content part (before or after response.done: the
+    # answer may be generated faster than it plays) and stops after response.done.
     assert (
         types.index("response.content_part.added")
         < types.index("output_audio_buffer.started")
-        < types.index("response.done")
         < types.index("output_audio_buffer.stopped")
     )
+    assert types.index("response.done") < types.index("output_audio_buffer.stopped")
     done = await call.event("response.done")
     assert done["response"]["usage"]["output_token_details"]["audio_tokens"] > 0
     # The track plays in real time: the last of it arrives a moment after.
     await call.wait_for(
-        lambda: speech.decode(bytes(call.heard)) == speech.normalise(GREETING),
+        lambda: _sounds_like(speech.decode(bytes(call.heard)), GREETING),
         "the greeting on the audio track",
     )
 
@@ -200,7 +209,8 @@ async def test_talking_over_the_answer_truncates_it_where_playback_stopped(
     assert item["_out_audio_seconds"] == truncated["audio_end_ms"] / 1000
     # What the client heard is the start of the story, up to about the cut.
     said = speech.decode(bytes(call.heard))
-    assert speech.normalise(STORY).startswith(said[: len(said) - 2])
+    assert _sounds_like(said, STORY[: len(said)]), said
+    assert len(said) < len(STORY) - 100
     assert (
         "output_audio_buffer.stopped"
         not in call.types()[call.types().index("output_audio_buffer.started") :][:1]

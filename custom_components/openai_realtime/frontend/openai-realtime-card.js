@@ -100,11 +100,12 @@ export class RealtimeTalk extends EventTarget {
         "insecure",
       );
     }
-    // The microphone first: the user's gesture is fresh, and a denial is cheap.
+    // Home Assistant first: a user who may not talk here is told so before any
+    // microphone prompt. The key lives a minute, longer than the prompt usually.
+    const started = await this._mint();
     this.micStream = await navigator.mediaDevices.getUserMedia({
       audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
     });
-    const started = await this._mint();
     this.pc = new RTCPeerConnection();
     this.pc.addTrack(this.micStream.getAudioTracks()[0], this.micStream);
     this.pc.ontrack = (event) => {
@@ -744,6 +745,8 @@ class OpenAIRealtimeCard extends HTMLElement {
   async _start() {
     if (this._talk || !this._hass) return;
     this._showError(null);
+    // Still inside the tap: mobile web views (the apps) let audio start only there.
+    this._unlockAudio();
     const talk = new RealtimeTalk(this._hass, {
       entry_id: this._config.entry_id,
       conversation_id: this._conversationId,
@@ -775,6 +778,17 @@ class OpenAIRealtimeCard extends HTMLElement {
     } catch (err) {
       this._failed(talk, err);
     }
+  }
+
+  _unlockAudio() {
+    try {
+      if (!this._audioContext) this._audioContext = new AudioContext();
+      if (this._audioContext.state === "suspended") this._audioContext.resume().catch(() => {});
+    } catch (_err) {
+      // no Web Audio: no meters
+    }
+    const voice = this._$(".voice");
+    if (voice && !voice.srcObject) voice.play().catch(() => {});
   }
 
   _failed(talk, err) {
