@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.components import conversation
 from homeassistant.core import Context
 from homeassistant.exceptions import HomeAssistantError, Unauthorized
+from homeassistant.helpers import llm
 import voluptuous as vol
 
 from .. import compat
@@ -49,7 +50,6 @@ if TYPE_CHECKING:
     import aiohttp
     from homeassistant.auth.models import User
     from homeassistant.core import HomeAssistant
-    from homeassistant.helpers import llm
 
     from ..options import EntryOptions
     from ..realtime.endpoint import Endpoint
@@ -446,8 +446,6 @@ def config_model(session: dict[str, Any]) -> str | None:
 
 
 def _tool_input(call_id: str, name: str) -> llm.ToolInput:
-    from homeassistant.helpers import llm
-
     return llm.ToolInput(id=call_id, tool_name=name, tool_args={})
 
 
