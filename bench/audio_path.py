@@ -12,22 +12,24 @@ baseline does the same with per-sample Python (struct, linear interpolation), th
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import json
 from pathlib import Path
 import struct
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from custom_components.openai_realtime.realtime import audio
+from custom_components.openai_realtime.bridge.audio_in import async_stream_audio
+from custom_components.openai_realtime.realtime import audio, events
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import AsyncIterator, Callable
 
 CHUNK_MS = 20  # what HA's pipeline hands the STT entity at a time
 FRAME_MS = 100  # what we send per event
@@ -102,6 +104,29 @@ def receive_baseline(events: list[str]) -> None:
         _linear_resample(base64.b64decode(json.loads(raw)["delta"]), 24000, 16000)
 
 
+class _WireOnly:
+    """The session's part of sending audio, without a socket: the event and its
+    JSON frame, as RealtimeConnection.send builds them."""
+
+    async def append_audio(self, frame: bytes) -> None:
+        json.dumps(events.input_audio_append(frame), separators=(",", ":"))
+
+    def add_listener(self, _listener: object) -> Callable[[], None]:
+        return lambda: None
+
+
+async def _mic(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+
+
+def send_product(chunks: list[bytes]) -> None:
+    """The integration's own STT path (bridge/audio_in.py), chunk by chunk as HA
+    hands it over: loudness, blocks, resampling, the event and its JSON."""
+    session: Any = _WireOnly()
+    asyncio.run(async_stream_audio(session, _mic(chunks), 16000, 1))
+
+
 def _cpu(fn: Callable[[], None]) -> float:
     start = time.process_time()
     fn()
@@ -135,6 +160,11 @@ def main() -> None:
         (
             "send (16 kHz HA -> 24 kHz event)",
             lambda: send_ours(mic),
+            lambda: send_baseline(mic),
+        ),
+        (
+            "send, the integration's STT path (audio_in)",
+            lambda: send_product(mic),
             lambda: send_baseline(mic),
         ),
         (

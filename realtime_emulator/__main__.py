@@ -18,6 +18,7 @@ async def _serve(args: argparse.Namespace) -> None:
         model_delay=args.model_delay,
         transcription_delay=args.transcription_delay,
         audio_pacing=args.pacing,
+        audio_speed=args.audio_speed,
     )
     emulator = RealtimeEmulator(options)
     await emulator.start(args.host, args.port)
@@ -38,6 +39,12 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1", help="bind address (loopback)")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--pacing", choices=["fast", "realtime"], default="realtime")
+    parser.add_argument(
+        "--audio-speed",
+        type=float,
+        default=1.0,
+        help="with --pacing realtime: seconds of audio made per second",
+    )
     parser.add_argument("--model-delay", type=float, default=0.3)
     parser.add_argument("--transcription-delay", type=float, default=0.2)
     parser.add_argument("--api-key", action="append", help="accept only these keys")

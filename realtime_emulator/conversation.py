@@ -46,6 +46,7 @@ class Conversation:
         self.dialect = dialect
         self.send = send
         self.items: list[Json] = []
+        self.dropped = 0  # leading items truncated out of the model's context
 
     def find(self, item_id: Any) -> Json | None:
         """The item with that id, if any."""

@@ -259,7 +259,8 @@ class OutputStreamer:
                     {"type": self.names["transcript_delta"], **ids, "delta": word}
                 )
             if options.audio_pacing == "realtime":
-                ahead = started + pcm.duration_ms(sent_bytes) / 1000 - time.monotonic()
+                made = pcm.duration_ms(sent_bytes) / 1000 / options.audio_speed
+                ahead = started + made - time.monotonic()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(max(0.0, ahead)):
                         await response.cancelled.wait()

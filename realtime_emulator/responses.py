@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 from .errors import Json, ProtocolError
 from .items import brain_item, wire_item
 from .output_stream import AudioOut, OutputStreamer, Response
+from .session_config import view_truncation
 from .turns import Brain, CallTool, Output, Say, TurnContext
-from .usage import PromptCache, input_units, text_tokens, usage
+from .usage import PromptCache, input_units, item_units, text_tokens, usage
 
 if TYPE_CHECKING:
     from .conversation import Conversation
@@ -151,7 +152,7 @@ class Responder:
     def _context(self, params: Json) -> list[Json]:
         given = params.get("input")
         if given is None:
-            return list(self.conversation.items)
+            return self._within_window(params)
         items: list[Json] = []
         for entry in given:
             if entry.get("type") == "item_reference":
@@ -160,6 +161,38 @@ class Responder:
             else:
                 items.append(entry)
         return items
+
+    def _within_window(self, params: Json) -> list[Json]:
+        """The conversation's items the model still sees: the oldest are dropped,
+        for good, when the context outgrows the window or the truncation limit."""
+        view = self.view()
+        instructions = str(params.get("instructions") or view.instructions)
+        tools: list[Json] = params.get("tools", view.tools) or []
+        fixed = len(input_units(instructions, tools, []))
+        items = self.conversation.items[self.conversation.dropped :]
+        sizes = [len(item_units(item)) for item in items]
+        limit, keep = self._truncation_limit(fixed)
+        if limit is None or sum(sizes) <= limit:
+            return list(items)
+        target = int(limit * keep)
+        drop = 0
+        while drop < len(items) and sum(sizes[drop:]) > target:
+            drop += 1
+        self.conversation.dropped += drop
+        return list(items[drop:])
+
+    def _truncation_limit(self, fixed: int) -> tuple[int | None, float]:
+        """(the most item tokens the model sees, the share kept when cutting)."""
+        window = self.options.context_window_tokens - fixed
+        truncation = view_truncation(self.view().config)
+        if truncation == "disabled":
+            return None, 1.0
+        if isinstance(truncation, dict) and truncation.get("type") == "retention_ratio":
+            limits = truncation.get("token_limits") or {}
+            post = limits.get("post_instructions")
+            limit = min(window, post) if isinstance(post, int) else window
+            return limit, float(truncation.get("retention_ratio", 1.0))
+        return window, 1.0
 
     # --- one response ----------------------------------------------------------------
 

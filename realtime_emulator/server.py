@@ -67,7 +67,7 @@ async def _cors(
 
 
 def _error_body(
-    message: str, code: str, error_type: str = "invalid_request_error"
+    message: str, code: str | None, error_type: str = "invalid_request_error"
 ) -> str:
     return json.dumps(
         {"error": {"message": message, "type": error_type, "code": code, "param": None}}
@@ -323,6 +323,19 @@ class RealtimeEmulator:
             )
         if (denied := self._authorised(request)) is not None:
             return denied
+        no_access = self._key(request) in self.options.keys_without_access
+        if no_access and self.options.access_denied_as == "http_403":
+            return web.Response(
+                status=403,
+                content_type="application/json",
+                text=_error_body(
+                    "You have insufficient permissions for this operation. Missing "
+                    "scopes: api.model.request. Check that you have the correct role "
+                    "in your organization, and that the key's project may use this "
+                    "model.",
+                    None,
+                ),
+            )
         protocols = [
             p.strip()
             for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
@@ -366,6 +379,22 @@ class RealtimeEmulator:
                 }
             )
             await session.close(4000, "beta_api_shape_disabled")
+            return ws
+        if no_access:  # access_denied_as == "model_not_found"
+            await session.send(
+                {
+                    "type": "error",
+                    "error": {
+                        "type": "invalid_request_error",
+                        "code": "model_not_found",
+                        "message": f"The model `{model}` does not exist or you do "
+                        "not have access to it.",
+                        "param": None,
+                        "event_id": None,
+                    },
+                }
+            )
+            await session.close(1008, "model_not_found")
             return ws
         await session.run()
         return ws

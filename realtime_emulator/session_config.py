@@ -201,3 +201,9 @@ class SessionView:
         )
         value = self.config.get(key)
         return value if isinstance(value, int) else None
+
+
+def view_truncation(config: Json) -> Any:
+    """The session's context truncation ("auto", "disabled", or an object); beta
+    sessions have none and truncate as "auto" does."""
+    return config.get("truncation", "auto")

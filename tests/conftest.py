@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from _pytest.runner import runtestprotocol
+import aiohttp
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 import pytest
@@ -121,6 +122,37 @@ def pytest_runtest_protocol(
         item.ihook.pytest_runtest_logreport(report=report)
     item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain aiohttp client session, as HA would supply (library tests)."""
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[RealtimeEmulator]:
+    """An emulator accepting API_KEY only, for the library's and its own tests.
+
+    Every server event it sent must also validate against the official SDK's
+    models (tests/conformance/sdk.py): whatever a test provokes, knobs included,
+    stays on the real wire shape.
+    """
+    from realtime_emulator import EmulatorOptions, RealtimeEmulator
+
+    from .conformance.sdk import server_problems
+
+    emulator = RealtimeEmulator(EmulatorOptions(api_keys={API_KEY}))
+    await emulator.start()
+    yield emulator
+    await emulator.stop()
+    problems = [
+        problem
+        for connection in emulator.sessions
+        for problem in server_problems(connection.dialect, connection.sent)
+    ]
+    assert not problems, "\n".join(problems[:20])
 
 
 @pytest.fixture

@@ -3,8 +3,11 @@
 Runs Assist pipelines over HA's websocket API with a long-lived token:
   --text "…"                     a typed turn (intent → TTS)
   --in question.wav --out a.wav  a spoken turn from a WAV file (no sound card needed)
-  (neither)                      microphone and speaker through pyaudio (optional extra)
-Shows the transcript, the answer, and end of speech → first audio.
+  --say "…"                      a spoken turn in the emulator's tone "speech"
+  (none of these)                microphone and speaker through pyaudio (optional extra)
+Shows the transcript, the answer, the conversation id (for --conversation-id) and
+end of speech → first audio byte: the answer is fetched as soon as HA announces it,
+so that time is what a satellite would hear.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import aiohttp
 # numpy and aiohttp. Run as a script, the repository is its import root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from custom_components.openai_realtime.realtime import audio as pcm
+from realtime_emulator import speech
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -43,12 +47,20 @@ class TurnResult:
 
     transcript: str | None = None
     answer: str | None = None
+    conversation_id: str | None = None
     audio: bytes = b""
     audio_rate: int = 24000
-    end_of_speech: float | None = None
-    first_audio: float | None = None
+    audio_sent: float | None = None  # the last audio chunk went out
+    vad_end: float | None = None  # HA's VAD heard the end of speech
+    first_audio: float | None = None  # the first byte of the answer's audio came in
     error: str | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def end_of_speech(self) -> float | None:
+        """When the speech ended for HA: its VAD heard it, or the audio ended."""
+        ends = [t for t in (self.audio_sent, self.vad_end) if t is not None]
+        return min(ends, default=None)
 
     @property
     def latency_ms(self) -> float | None:
@@ -134,6 +146,11 @@ class HomeAssistantClient:
         if reply.get("type") != "auth_ok":
             raise SatelliteError("Home Assistant rejected the token (auth_invalid)")
 
+    async def close(self) -> None:
+        """Close the websocket, if it was opened."""
+        if self.ws is not None:
+            await self.ws.close()
+
     async def command(self, **message: Any) -> int:
         """Send a command; return its id."""
         assert self.ws is not None
@@ -175,7 +192,12 @@ async def run_turn(
     pipeline: str | None = None,
     conversation_id: str | None = None,
 ) -> TurnResult:
-    """One pipeline run from STT (audio) or intent (text) to TTS."""
+    """One pipeline run from STT (audio) or intent (text) to TTS.
+
+    The answer's audio is fetched as soon as HA announces it: at run-start when
+    the pipeline streams its answer (HA 2025.7+ says `stream_response`), else at
+    tts-start; HA serves it as it is made.
+    """
     assert client.ws is not None
     result = TurnResult()
     run: dict[str, Any] = {"type": "assist_pipeline/run", "end_stage": "tts"}
@@ -189,42 +211,87 @@ async def run_turn(
         run |= {"start_stage": "stt", "input": {"sample_rate": PIPELINE_RATE}}
     msg_id = await client.command(**run)
     sender: asyncio.Task[None] | None = None
+    fetcher: asyncio.Task[None] | None = None
     tts_url: str | None = None
-    while True:
-        msg = await client.ws.receive_json()
-        if msg.get("id") != msg_id:
-            continue
-        if msg.get("type") == "result":
-            if not msg.get("success"):
-                raise SatelliteError(f"Pipeline run refused: {msg.get('error')}")
-            continue
-        event = msg["event"]
-        result.events.append(event)
-        kind, data = event["type"], event.get("data") or {}
-        if kind == "run-start" and audio is not None:
-            handler = data["runner_data"]["stt_binary_handler_id"]
-            sender = asyncio.create_task(_send_audio(client, handler, audio, result))
-        elif kind == "stt-end":
-            result.transcript = data["stt_output"]["text"]
-        elif kind == "intent-end":
-            speech = data["intent_output"]["response"]["speech"]
-            result.answer = speech.get("plain", {}).get("speech", "")
-        elif kind == "tts-end":
-            tts_url = data["tts_output"]["url"]
-        elif kind == "error":
-            result.error = f"{data.get('code')}: {data.get('message')}"
-        elif kind == "run-end":
-            break
-    if sender is not None:
-        await sender
-    if tts_url and result.error is None:
-        chunks = []
-        async for chunk in client.fetch(tts_url):
-            if result.first_audio is None:
-                result.first_audio = time.monotonic()
-            chunks.append(chunk)
-        result.audio, result.audio_rate = pcm_from_wav_stream(b"".join(chunks))
+    tts_started = False
+
+    def fetch() -> asyncio.Task[None] | None:
+        if fetcher is not None or tts_url is None:
+            return fetcher
+        return asyncio.create_task(_fetch_answer(client, tts_url, result))
+
+    try:
+        while True:
+            msg = await client.ws.receive_json()
+            if msg.get("id") != msg_id:
+                continue
+            if msg.get("type") == "result":
+                if not msg.get("success"):
+                    raise SatelliteError(f"Pipeline run refused: {msg.get('error')}")
+                continue
+            event = msg["event"]
+            result.events.append(event)
+            kind, data = event["type"], event.get("data") or {}
+            if kind == "run-start":
+                result.conversation_id = data.get("conversation_id")
+                output = data.get("tts_output") or {}
+                tts_url = output.get("url")
+                if output.get("stream_response"):
+                    fetcher = fetch()
+                if audio is not None:
+                    handler = data["runner_data"]["stt_binary_handler_id"]
+                    sender = asyncio.create_task(
+                        _send_audio(client, handler, audio, result)
+                    )
+            elif kind == "stt-vad-end":
+                result.vad_end = time.monotonic()
+            elif kind == "stt-end":
+                result.transcript = data["stt_output"]["text"]
+            elif kind == "intent-end":
+                output = data["intent_output"]
+                speech_ = output["response"]["speech"]
+                result.answer = speech_.get("plain", {}).get("speech", "")
+                result.conversation_id = (
+                    output.get("conversation_id") or result.conversation_id
+                )
+            elif kind == "tts-start":
+                tts_started = True
+                fetcher = fetch()
+            elif kind == "tts-end":
+                tts_started = True
+                tts_url = tts_url or data["tts_output"]["url"]
+                fetcher = fetch()
+            elif kind == "error":
+                result.error = f"{data.get('code')}: {data.get('message')}"
+            elif kind == "run-end":
+                break
+        if sender is not None:
+            await sender
+        if fetcher is not None and tts_started:
+            await fetcher
+    finally:
+        for task in (sender, fetcher):
+            if task is not None and not task.done():
+                task.cancel()  # no TTS came (an error): HA would never answer it
     return result
+
+
+async def _fetch_answer(
+    client: HomeAssistantClient, url: str, result: TurnResult
+) -> None:
+    """Read the answer's WAV as HA serves it; note when its first audio came."""
+    data = bytearray()
+    async for chunk in client.fetch(url):
+        data += chunk
+        if result.first_audio is None and len(data) > _wav_data_start(data):
+            result.first_audio = time.monotonic()
+    result.audio, result.audio_rate = pcm_from_wav_stream(bytes(data))
+
+
+def _wav_data_start(data: bytes | bytearray) -> int:
+    """Where a WAV stream's samples start (a large number until its header is in)."""
+    at = data.find(b"data", 12)
+    return at + 8 if at >= 0 else sys.maxsize
 
 
 async def _send_audio(
@@ -238,7 +305,17 @@ async def _send_audio(
     async for chunk in audio:
         await client.ws.send_bytes(prefix + chunk)
     await client.ws.send_bytes(prefix)  # an empty chunk ends the audio
-    result.end_of_speech = time.monotonic()
+    result.audio_sent = time.monotonic()
+
+
+def tone_speech(text: str, rate: int = PIPELINE_RATE) -> bytes:
+    """`text` as the emulator "hears" it (realtime_emulator/speech.py's tones),
+    with half a second of silence after it."""
+    if not speech.normalise(text):
+        raise SatelliteError(
+            f"Nothing of {text!r} can be said in tones (letters, digits, .,?!'-%:)"
+        )
+    return speech.encode(text, rate=rate) + bytes(rate)  # 0.5 s of 16-bit silence
 
 
 async def wav_chunks(data: bytes, realtime: bool) -> AsyncIterator[bytes]:
@@ -293,6 +370,29 @@ def play(data: bytes, rate: int) -> None:
     audio.terminate()
 
 
+async def _run(client: HomeAssistantClient, args: argparse.Namespace) -> TurnResult:
+    """The turn the arguments ask for."""
+    if args.text is not None:
+        return await run_turn(
+            client,
+            text=args.text,
+            pipeline=args.pipeline,
+            conversation_id=args.conversation_id,
+        )
+    if args.say is not None:
+        chunks = wav_chunks(tone_speech(args.say), args.realtime)
+    elif args.wav_in:
+        chunks = wav_chunks(read_wav(args.wav_in), args.realtime)
+    else:
+        chunks = microphone_chunks()
+    return await run_turn(
+        client,
+        audio=chunks,
+        pipeline=args.pipeline,
+        conversation_id=args.conversation_id,
+    )
+
+
 async def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run one turn, print what happened."""
     parser = argparse.ArgumentParser(
@@ -304,15 +404,22 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", help="long-lived access token")
     parser.add_argument("--token-file", type=Path, help="file holding the token")
     parser.add_argument("--pipeline", help="pipeline name or id (default: preferred)")
-    parser.add_argument("--text", help="a typed turn")
-    parser.add_argument("--in", dest="wav_in", type=Path, help="WAV file to speak")
+    said = parser.add_mutually_exclusive_group()
+    said.add_argument("--text", help="a typed turn")
+    said.add_argument("--in", dest="wav_in", type=Path, help="WAV file to speak")
+    said.add_argument(
+        "--say", help="speak this in the emulator's tone speech (demo, tests)"
+    )
     parser.add_argument(
         "--out", dest="wav_out", type=Path, help="write the answer here"
     )
     parser.add_argument(
         "--realtime", action="store_true", help="pace WAV input like a mic"
     )
-    parser.add_argument("--conversation-id", help="continue a conversation")
+    parser.add_argument(
+        "--conversation-id",
+        help="continue a conversation (the id an earlier run printed)",
+    )
     args = parser.parse_args(argv)
     token = args.token or (
         args.token_file.read_text().strip() if args.token_file else None
@@ -322,26 +429,11 @@ async def main(argv: list[str] | None = None) -> int:
     try:
         async with aiohttp.ClientSession() as http:
             client = HomeAssistantClient(http, args.url, token)
-            await client.connect()
-            if args.text is not None:
-                result = await run_turn(
-                    client,
-                    text=args.text,
-                    pipeline=args.pipeline,
-                    conversation_id=args.conversation_id,
-                )
-            else:
-                chunks = (
-                    wav_chunks(read_wav(args.wav_in), args.realtime)
-                    if args.wav_in
-                    else microphone_chunks()
-                )
-                result = await run_turn(
-                    client,
-                    audio=chunks,
-                    pipeline=args.pipeline,
-                    conversation_id=args.conversation_id,
-                )
+            try:
+                await client.connect()
+                result = await _run(client, args)
+            finally:
+                await client.close()
     except SatelliteError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -349,8 +441,10 @@ async def main(argv: list[str] | None = None) -> int:
         print(f"you said: {result.transcript}")
     if result.answer is not None:
         print(f"answer:   {result.answer}")
+    if result.conversation_id:
+        print(f"conversation: {result.conversation_id}")
     if result.latency_ms is not None:
-        print(f"timing:   end of speech → first audio {result.latency_ms:.0f} ms")
+        print(f"timing:   end of speech → first audio byte {result.latency_ms:.0f} ms")
     if result.error:
         print(f"error: {result.error}", file=sys.stderr)
         return 1

@@ -13,7 +13,7 @@ import inspect
 from typing import TYPE_CHECKING, Any
 
 from homeassistant import config_entries
-from homeassistant.components import conversation, stt
+from homeassistant.components import conversation, stt, tts
 from homeassistant.helpers import chat_session, llm
 import voluptuous as vol
 
@@ -113,6 +113,11 @@ async def async_provide_llm_data(
     await update(domain, user_input, api_ids, prompt)
 
 
+# HA's clock line for prompts: BASE_PROMPT until 2025.5, DATE_TIME_PROMPT since.
+# Drop with minimum >= 2025.5.
+CLOCK_PROMPT: str = vars(llm).get("DATE_TIME_PROMPT") or vars(llm)["BASE_PROMPT"]
+
+
 def api_requires_admin(api: llm.API) -> bool:
     """Whether an LLM API is for admins only (HA 2026.11's "Home Assistant" API)."""
     return bool(getattr(api, "requires_admin", False))
@@ -209,6 +214,20 @@ else:
     OptionsFlowBase = getattr(
         config_entries, "OptionsFlowWithReload", config_entries.OptionsFlow
     )
+
+
+# --- text-to-speech -----------------------------------------------------------------
+# HA 2026.11 converts TTS audio only for options the engine does not support (and
+# added PcmFormat with it); before, any requested rate meant an ffmpeg conversion.
+# Only tests read this: the engine produces the asked shape on every version.
+TTS_SKIPS_SUPPORTED_CONVERSIONS = hasattr(tts, "PcmFormat")
+
+
+# --- repairs ------------------------------------------------------------------------
+# A fix flow's steps return repairs.RepairsFlowResult on the newest HA (added after
+# 2026.2) and data_entry_flow.FlowResult before; typed loosely to serve both. Drop
+# with minimum >= the release that added it.
+type RepairsFlowResult = Any
 
 
 # --- speech-to-text -----------------------------------------------------------------

@@ -59,15 +59,32 @@ TURN_DETECTION_KINDS: Final = [
 VAD_EAGERNESS: Final = ["auto", "low", "medium", "high"]
 
 MODEL_GPT_REALTIME: Final = "gpt-realtime"
-# GA models first; the preview models were shut down by OpenAI on 2026-05-07 and only
-# live on in compatible servers (they imply the beta dialect).
-MODELS: Final = [
+# The GA models of the SDK's session types (openai 3.57), aliases before snapshots.
+# They speak the GA protocol; any other id can be typed in the options.
+MODELS_GA: Final = [
     MODEL_GPT_REALTIME,
     "gpt-realtime-mini",
-    "gpt-4o-realtime-preview",
-    "gpt-4o-realtime-preview-2024-12-17",
-    "gpt-4o-mini-realtime-preview",
+    "gpt-realtime-2.1",
+    "gpt-realtime-2.1-mini",
+    "gpt-realtime-2",
+    "gpt-realtime-1.5",
+    "gpt-realtime-2025-08-28",
+    "gpt-realtime-mini-2025-12-15",
+    "gpt-realtime-mini-2025-10-06",
+    "gpt-audio-1.5",
+    "gpt-audio-mini",
 ]
+# OpenAI shut the preview models down on 2026-05-07; only compatible servers still
+# serve them (they imply the beta dialect). Offered last, marked retired.
+MODELS_RETIRED: Final = [
+    "gpt-4o-realtime-preview",
+    "gpt-4o-realtime-preview-2025-06-03",
+    "gpt-4o-realtime-preview-2024-12-17",
+    "gpt-4o-realtime-preview-2024-10-01",
+    "gpt-4o-mini-realtime-preview",
+    "gpt-4o-mini-realtime-preview-2024-12-17",
+]
+MODELS: Final = [*MODELS_GA, *MODELS_RETIRED]
 BETA_MODEL_PREFIXES: Final = ("gpt-4o-realtime-preview", "gpt-4o-mini-realtime-preview")
 
 VOICES_BETA: Final = [
@@ -104,11 +121,16 @@ PRICE_FIELDS: Final = (
     "cached_audio_in",
     "audio_out",
 )
+_GPT_REALTIME_PRICES = dict(zip(PRICE_FIELDS, (4, 0.4, 16, 32, 0.4, 64), strict=True))
+_GPT_REALTIME_MINI_PRICES = dict(
+    zip(PRICE_FIELDS, (0.6, 0.06, 2.4, 10, 0.3, 20), strict=True)
+)
 DEFAULT_PRICES: Final[dict[str, dict[str, float]]] = {
-    "gpt-realtime": dict(zip(PRICE_FIELDS, (4, 0.4, 16, 32, 0.4, 64), strict=True)),
-    "gpt-realtime-mini": dict(
-        zip(PRICE_FIELDS, (0.6, 0.06, 2.4, 10, 0.3, 20), strict=True)
-    ),
+    "gpt-realtime": _GPT_REALTIME_PRICES,
+    "gpt-realtime-2025-08-28": _GPT_REALTIME_PRICES,
+    "gpt-realtime-mini": _GPT_REALTIME_MINI_PRICES,
+    "gpt-realtime-mini-2025-10-06": _GPT_REALTIME_MINI_PRICES,
+    "gpt-realtime-mini-2025-12-15": _GPT_REALTIME_MINI_PRICES,
     "gpt-4o-realtime-preview-2024-12-17": dict(
         zip(PRICE_FIELDS, (5, 2.5, 20, 40, 2.5, 80), strict=True)
     ),

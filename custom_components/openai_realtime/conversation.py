@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 
     from .entry import OpenAIRealtimeConfigEntry
 
+# Turns of different conversations run side by side; each conversation serialises
+# its own turns (one realtime session each).
+PARALLEL_UPDATES = 0
+
 
 async def async_setup_entry(
     hass: HomeAssistant,
@@ -30,7 +34,9 @@ class OpenAIRealtimeConversationEntity(
 ):
     """The agent users pick in an Assist pipeline or call with conversation.process."""
 
-    _attr_name = None
+    _attr_name = None  # the device's name: the entry's title
+    _uses_endpoint = True
+    _attr_translation_key = "conversation"  # its icon
     # The answer streams into the ChatLog, so HA can start TTS early (2025.7+).
     _attr_supports_streaming = True
 

@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
-from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.core import callback
+from homeassistant.exceptions import (
+    ConfigEntryAuthFailed,
+    ConfigEntryError,
+    ConfigEntryNotReady,
+)
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from . import compat
-from .bridge.endpoint_config import async_check_endpoint
+from .bridge import issues
+from .bridge.endpoint_config import (
+    async_check_endpoint,
+    build_endpoint,
+    endpoint_host,
+)
 from .bridge.runtime import EntryRuntime
 from .bridge.usage import async_remove_usage
 from .browser import async_setup_browser
 from .const import DOMAIN
 from .options import EntryOptions
-from .realtime.errors import AuthenticationError, RealtimeError
+from .realtime.errors import (
+    AccessDeniedError,
+    AuthenticationError,
+    BetaApiDisabledError,
+    RealtimeError,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from homeassistant.core import Event, HomeAssistant
 
 PLATFORMS: list[Platform] = [
@@ -34,11 +51,24 @@ type OpenAIRealtimeConfigEntry = ConfigEntry[EntryRuntime]
 async def async_setup_entry(
     hass: HomeAssistant, entry: OpenAIRealtimeConfigEntry
 ) -> bool:
-    """Check the endpoint, then set up the platforms that share the runtime."""
+    """Check the endpoint, then set up the platforms that share the runtime.
+
+    What the user must fix (a retired model, a refused dialect, a key without
+    Realtime access) fails the setup with a repair issue whose fix reloads it.
+    """
     http = async_get_clientsession(hass)
     model = EntryOptions.from_mapping(entry.options).model
     try:
         await async_check_endpoint(http, entry.data, model)
+    except (AccessDeniedError, BetaApiDisabledError) as err:
+        host = endpoint_host(build_endpoint(entry.data, model))
+        issues.async_report(hass, entry, err, model, host)
+        kind = issues.kind_of(err, entry.data, model)
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key=kind,
+            translation_placeholders={"model": model, "host": host},
+        ) from err
     except AuthenticationError as err:
         raise ConfigEntryAuthFailed(
             translation_domain=DOMAIN, translation_key="invalid_auth"
@@ -49,6 +79,7 @@ async def async_setup_entry(
             translation_key="cannot_connect",
             translation_placeholders={"error": str(err)},
         ) from err
+    issues.async_clear(hass, entry.entry_id)
 
     runtime = EntryRuntime(hass, entry, http)
     await runtime.async_start()
@@ -81,8 +112,38 @@ async def async_unload_entry(
 async def async_remove_entry(
     hass: HomeAssistant, entry: OpenAIRealtimeConfigEntry
 ) -> None:
-    """Forget the entry's usage totals with it."""
+    """Forget the entry's usage totals and repair issues with it."""
+    issues.async_clear(hass, entry.entry_id)
     await async_remove_usage(hass, entry.entry_id)
+
+
+@callback
+def async_update_and_reload(
+    hass: HomeAssistant,
+    entry: OpenAIRealtimeConfigEntry,
+    *,
+    data: Mapping[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> None:
+    """Store a repair's change and set the entry up again with it, once.
+
+    On HA < 2025.8 a loaded entry's update listener reloads it when its options
+    changed; otherwise the reload is scheduled here.
+    """
+    listener_reloads = (
+        options is not None
+        and dict(options) != dict(entry.options)
+        and entry.state is ConfigEntryState.LOADED
+        and not compat.OPTIONS_FLOW_RELOADS
+    )
+    changes: dict[str, Any] = {}
+    if data is not None:
+        changes["data"] = data
+    if options is not None:
+        changes["options"] = options
+    hass.config_entries.async_update_entry(entry, **changes)
+    if not listener_reloads:
+        hass.config_entries.async_schedule_reload(entry.entry_id)
 
 
 async def _async_entry_updated(

@@ -29,6 +29,7 @@ from .const import (
     CONF_VAD_THRESHOLD,
     CONF_VOICE,
     DEFAULT_MODEL,
+    DEFAULT_PRICES,
     DEFAULT_PROMPT,
     TURN_DETECTION_OFF,
     TURN_DETECTION_SEMANTIC_VAD,
@@ -43,6 +44,12 @@ if TYPE_CHECKING:
     from .realtime.endpoint import Dialect
 
 LLM_API_ASSIST = "assist"  # llm.LLM_API_ASSIST, without importing HA here
+# A long conversation's context, after the instructions and tools, is capped: when
+# it outgrows this many tokens the server drops its oldest quarter at once. Cost
+# per turn stays bounded, and the cached prefix survives the turns in between
+# (dropping one item at a time would break it on every turn).
+CONTEXT_TOKENS = 12_000
+CONTEXT_KEPT = 0.75
 type Eagerness = Literal["auto", "low", "medium", "high"]
 
 
@@ -103,7 +110,7 @@ class EntryOptions:
             ),
             idle_timeout=float(get(CONF_IDLE_TIMEOUT, default.idle_timeout)),
             eager_response=bool(get(CONF_EAGER_RESPONSE, default.eager_response)),
-            prices=dict(options.get(CONF_PRICES) or {}),
+            prices=entered_prices(options.get(CONF_PRICES) or {}),
             browser_access=str(get(CONF_BROWSER_ACCESS, default.browser_access)),
         )
 
@@ -183,7 +190,34 @@ class EntryOptions:
             tools=tools,
             max_output_tokens=self.max_output_tokens or None,
             temperature=self.temperature if self.dialect == "beta" else None,
+            truncation=ev.RetentionRatio(CONTEXT_KEPT, CONTEXT_TOKENS)
+            if self.dialect == "ga"
+            else None,
         )
+
+
+def entered_prices(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """The prices the user entered, per model.
+
+    The options form once prefilled the prices of the model being replaced when
+    the model changed, and stored them under the new one (gpt-realtime-mini priced
+    as gpt-realtime). Such a copy is dropped where that is certain: a model with
+    list prices of its own, holding exactly another model's list prices.
+    """
+    return {
+        model: prices
+        for model, prices in stored.items()
+        if not _copied_list_prices(model, prices)
+    }
+
+
+def _copied_list_prices(model: str, prices: Any) -> bool:
+    own = DEFAULT_PRICES.get(model)
+    return (
+        own is not None
+        and prices != own
+        and any(prices == other for other in DEFAULT_PRICES.values())
+    )
 
 
 def transcription_language(language: str | None) -> str | None:

@@ -11,6 +11,7 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
+from homeassistant.const import EntityCategory
 
 from .entity import OpenAIRealtimeEntity
 
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 
 TOKENS = "tokens"
 
+# Pushed by the usage accountant when a response is counted: nothing is polled.
+PARALLEL_UPDATES = 0
+
 
 @dataclass(frozen=True, kw_only=True)
 class UsageSensorDescription(SensorEntityDescription):
@@ -34,20 +38,25 @@ class UsageSensorDescription(SensorEntityDescription):
     attributes_fn: Callable[[UsageAccountant], dict[str, Any]] | None = None
 
 
-def _tokens(key: str, *, enabled: bool = True) -> UsageSensorDescription:
-    """A token counter; `key` names both the sensor and the UsageTotals field."""
+def _tokens(key: str, *, detail: bool = False) -> UsageSensorDescription:
+    """A token counter; `key` names both the sensor and the UsageTotals field.
+
+    Detail counters (the splits that explain a bill) are diagnostic and disabled
+    by default.
+    """
     return UsageSensorDescription(
         key=key,
         translation_key=key,
         native_unit_of_measurement=TOKENS,
         state_class=SensorStateClass.TOTAL_INCREASING,
-        entity_registry_enabled_default=enabled,
+        entity_registry_enabled_default=not detail,
+        entity_category=EntityCategory.DIAGNOSTIC if detail else None,
         value_fn=lambda usage: getattr(usage.totals, key),
     )
 
 
 # Enabled by default: what most people chart (tokens in/out, responses, cost). The
-# text/audio/cached splits explain a bill and stay one click away.
+# text/audio/cached splits explain a bill: diagnostic, and one click away.
 SENSORS: tuple[UsageSensorDescription, ...] = (
     UsageSensorDescription(
         key="cost",
@@ -67,12 +76,12 @@ SENSORS: tuple[UsageSensorDescription, ...] = (
     ),
     _tokens("input_tokens"),
     _tokens("output_tokens"),
-    _tokens("total_tokens", enabled=False),
-    _tokens("input_text_tokens", enabled=False),
-    _tokens("input_audio_tokens", enabled=False),
-    _tokens("cached_tokens", enabled=False),
-    _tokens("output_text_tokens", enabled=False),
-    _tokens("output_audio_tokens", enabled=False),
+    _tokens("total_tokens", detail=True),
+    _tokens("input_text_tokens", detail=True),
+    _tokens("input_audio_tokens", detail=True),
+    _tokens("cached_tokens", detail=True),
+    _tokens("output_text_tokens", detail=True),
+    _tokens("output_audio_tokens", detail=True),
 )
 
 

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
     from .entry import OpenAIRealtimeConfigEntry
 
+# Satellites stream side by side, each into its own conversation's session.
+PARALLEL_UPDATES = 0
+
 
 async def async_setup_entry(
     hass: HomeAssistant,
@@ -31,7 +34,8 @@ async def async_setup_entry(
 class OpenAIRealtimeSTTEntity(OpenAIRealtimeEntity, stt.SpeechToTextEntity):
     """Streams audio as it arrives; the transcript comes from the same session."""
 
-    _attr_name = "Speech-to-text"
+    _uses_endpoint = True
+    _attr_translation_key = "stt"
 
     def __init__(self, entry: OpenAIRealtimeConfigEntry) -> None:
         """Bind to the entry's runtime."""

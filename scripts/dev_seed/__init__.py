@@ -4,6 +4,11 @@ Only ever linked into a development config (scripts/dev_config.py); never shippe
 Every step is idempotent, so restarting the development instance changes nothing.
 The token file is written after the entry and pipeline exist, and the ready file
 last: whoever waits for either can start talking to the assistant.
+
+The seed owns one entry per endpoint kind (the emulator, OpenAI with --real) and
+remembers their ids. A restart with another emulator port updates its entry in
+place (its usage totals stay); the other kind's entry is disabled, not removed;
+entries the user added are never touched.
 """
 
 from __future__ import annotations
@@ -21,9 +26,13 @@ from homeassistant.components.assist_pipeline.pipeline import (
     async_get_pipelines,
     async_update_pipeline,
 )
+from homeassistant.config_entries import ConfigEntryDisabler
 from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
 from homeassistant.helpers import config_validation as cv, entity_registry as er
+from homeassistant.helpers.storage import Store
 import voluptuous as vol
+
+from custom_components.openai_realtime.config_flow import title_after_update
 
 if TYPE_CHECKING:
     from homeassistant.auth.models import User
@@ -35,6 +44,8 @@ _LOGGER = logging.getLogger(__name__)
 DOMAIN = "dev_seed"
 OUR_DOMAIN = "openai_realtime"
 PIPELINE_NAME = "OpenAI Realtime"
+STORE_VERSION = 1
+DEFAULT_VOICE = "marin"  # EntryOptions' default, when an entry has no voice option
 
 CONFIG_SCHEMA = vol.Schema(
     {
@@ -131,31 +142,94 @@ async def _async_seed_entry(hass: HomeAssistant, wanted: dict[str, Any]) -> bool
         if pipeline is None:
             _LOGGER.error("Could not create the %s pipeline", PIPELINE_NAME)
             return False
+    # The pipeline's TTS voice is what text read aloud uses and what it shows
+    # (debug view, Wyoming's synthesize): the entry's voice, which answers use.
+    voice = str(entry.options.get("voice") or DEFAULT_VOICE)
     await async_update_pipeline(
         hass,
         pipeline,
         conversation_engine=ids["conversation"],
         stt_engine=ids["stt"],
         tts_engine=ids["tts"],
+        tts_voice=voice,
         prefer_local_intents=False,
     )
     hass.data[KEY_ASSIST_PIPELINE].pipeline_store.async_set_preferred_item(pipeline.id)
     used = {stage: ids[stage] for stage in ("stt", "conversation", "tts")}
-    _LOGGER.info("Seeded: pipeline %s uses %s", PIPELINE_NAME, used)
+    _LOGGER.info("Seeded: pipeline %s uses %s (voice %s)", PIPELINE_NAME, used, voice)
     return True
+
+
+def _kind(data: dict[str, Any]) -> str:
+    """Which of the seed's entries `data` is: "emulator" or "real"."""
+    return "real" if data.get("endpoint_kind") == "openai" else "emulator"
 
 
 async def _async_entry(
     hass: HomeAssistant, wanted: dict[str, Any]
 ) -> ConfigEntry | None:
-    """The entry for `wanted`; entries for another endpoint are replaced, so that
-    `scripts/develop --real` or another emulator port takes effect on restart."""
-    for entry in hass.config_entries.async_entries(OUR_DOMAIN):
-        if all(entry.data.get(key) == value for key, value in wanted.items()):
-            return entry
-        _LOGGER.info("Replacing the entry for %s", entry.data.get("base_url"))
-        await hass.config_entries.async_remove(entry.entry_id)
-    # Through the real config flow, as a user would (it checks the endpoint too).
+    """The seed's entry for `wanted`, updated in place or created.
+
+    The seed's entry of the other kind is disabled (an emulator that is not
+    running would only make it retry); the user's own entries stay as they are.
+    """
+    store: Store[dict[str, str]] = Store(hass, STORE_VERSION, DOMAIN)
+    seeded = await store.async_load() or _adopt(hass)
+    kind = _kind(wanted)
+    for other, entry_id in seeded.items():
+        entry = hass.config_entries.async_get_entry(entry_id)
+        if other != kind and entry is not None and entry.disabled_by is None:
+            _LOGGER.info("Disabling the %s entry while %s runs", other, kind)
+            await hass.config_entries.async_set_disabled_by(
+                entry_id, ConfigEntryDisabler.USER
+            )
+    entry = hass.config_entries.async_get_entry(seeded.get(kind, ""))
+    if entry is not None:
+        await _async_update(hass, entry, wanted)
+        return entry
+    entry = await _async_create(hass, wanted)
+    if entry is not None:
+        seeded[kind] = entry.entry_id
+        await store.async_save(seeded)
+    return entry
+
+
+def _adopt(hass: HomeAssistant) -> dict[str, str]:
+    """Before the seed remembered its entries it kept exactly one: adopt it."""
+    entries = hass.config_entries.async_entries(OUR_DOMAIN)
+    if len(entries) != 1:
+        return {}
+    return {_kind(dict(entries[0].data)): entries[0].entry_id}
+
+
+async def _async_update(
+    hass: HomeAssistant, entry: ConfigEntry, wanted: dict[str, Any]
+) -> None:
+    """Point the seed's entry at `wanted` (another port, another key) in place."""
+    changed = any(entry.data.get(key) != value for key, value in wanted.items())
+    if changed:
+        _LOGGER.info(
+            "Moving the seeded entry from %s to %s",
+            entry.data.get("base_url"),
+            wanted.get("base_url"),
+        )
+        data = {**entry.data, **wanted}
+        hass.config_entries.async_update_entry(
+            entry, data=data, title=title_after_update(hass, entry, data)
+        )
+    if entry.disabled_by is not None:
+        # Enabling sets it up with the new data.
+        await hass.config_entries.async_set_disabled_by(entry.entry_id, None)
+    elif changed:
+        await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def _async_create(
+    hass: HomeAssistant, wanted: dict[str, Any]
+) -> ConfigEntry | None:
+    """A new entry, through the real config flow as a user would (it checks the
+    endpoint too)."""
     flow = await hass.config_entries.flow.async_init(
         OUR_DOMAIN, context={"source": "user"}
     )

@@ -29,7 +29,7 @@ from .sdk import ADAPTERS, check
 
 
 @pytest.fixture
-async def emu() -> AsyncIterator[RealtimeEmulator]:
+async def scripted_emu() -> AsyncIterator[RealtimeEmulator]:
     """An emulator with a scripted tool call plus the house brain."""
     emulator = RealtimeEmulator(
         brain=ScriptedBrain(
@@ -108,13 +108,14 @@ async def _scenario(
 
 
 @pytest.mark.parametrize("dialect", ["ga", "beta"])
-async def test_wire_conformance(emu: RealtimeEmulator, dialect: Dialect) -> None:
+async def test_wire_conformance(
+    http: aiohttp.ClientSession, scripted_emu: RealtimeEmulator, dialect: Dialect
+) -> None:
     """Every event of a full scenario validates against the SDK's models."""
-    async with aiohttp.ClientSession() as http:
-        await _scenario(http, emu, dialect)
+    await _scenario(http, scripted_emu, dialect)
     server_adapter, client_adapter = ADAPTERS[dialect]
-    sent = [e for s in emu.sessions for e in s.sent]
-    received = [e for s in emu.sessions for e in s.received]
+    sent = [e for s in scripted_emu.sessions for e in s.sent]
+    received = [e for s in scripted_emu.sessions for e in s.received]
     problems = [p for e in sent for p in check(server_adapter, e)]
     problems += [p for e in received for p in check(client_adapter, e)]
     assert not problems, "\n".join(problems[:40])

@@ -11,7 +11,7 @@ import aiohttp
 
 from realtime_emulator import RealtimeEmulator
 
-KEY = "sk-server-test"
+from ..conftest import API_KEY as KEY
 
 
 class Client:

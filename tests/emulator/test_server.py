@@ -117,6 +117,33 @@ async def test_beta_disabled_like_openai(
     assert ws.close_code == 4000
 
 
+async def test_key_without_realtime_access(
+    http: aiohttp.ClientSession, emu: RealtimeEmulator
+) -> None:
+    """A valid key in `keys_without_access` is refused with HTTP 403, or (as
+    `access_denied_as` says) gets `model_not_found` first and then the socket
+    closes; other keys still work."""
+    emu.options.keys_without_access = {KEY}
+    with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+        await connect(http, emu)
+    assert err.value.status == 403
+    emu.options.access_denied_as = "model_not_found"
+    ws = await http.ws_connect(
+        f"{emu.base_url}/realtime?model=gpt-realtime-mini",
+        headers={"Authorization": f"Bearer {KEY}"},
+    )
+    error = json.loads((await ws.receive()).data)
+    assert error["type"] == "error"
+    assert error["error"]["code"] == "model_not_found"
+    assert "gpt-realtime-mini" in error["error"]["message"]
+    await ws.receive()
+    assert ws.closed
+    emu.options.keys_without_access = set()
+    client = await connect(http, emu)
+    assert client.events[0]["type"] == "session.created"
+    await client.ws.close()
+
+
 async def test_session_objects_like_the_real_server(
     http: aiohttp.ClientSession, emu: RealtimeEmulator
 ) -> None:

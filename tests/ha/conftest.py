@@ -64,6 +64,21 @@ async def ffmpeg(hass: HomeAssistant) -> str:
 
 
 @pytest.fixture
+async def house(hass: HomeAssistant) -> AsyncIterator[None]:
+    """Demo lights (Kitchen Lights, Ceiling Lights …) set up from a demo entry."""
+    entry = MockConfigEntry(domain="demo")
+    entry.add_to_hass(hass)
+    with patch(
+        "homeassistant.components.demo.COMPONENTS_WITH_CONFIG_ENTRY_DEMO_PLATFORM",
+        ["light"],
+    ):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        yield
+        await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.fixture
 async def voice_house(
     hass: HomeAssistant,
     enable_custom_integrations: None,

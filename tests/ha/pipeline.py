@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import io
 from typing import Any
+import wave
 
 from homeassistant.components import assist_pipeline, stt, tts
 from homeassistant.components.assist_pipeline.pipeline import (
@@ -55,6 +57,7 @@ async def run(
     chunk: int = 640,
     conversation_id: str | None = None,
     tts_options: dict[str, Any] | None = None,
+    device_id: str | None = None,
 ) -> list[PipelineEvent]:
     """One pipeline run from speech to TTS; its events. `tts_options` is what the
     satellite asks of TTS (format, rate, channels, sample width); WAV by default."""
@@ -66,6 +69,7 @@ async def run(
         stt_metadata=metadata(rate, channels),
         stt_stream=chunks(audio, chunk),
         conversation_id=conversation_id,
+        device_id=device_id,
         tts_audio_output=WAV if tts_options is None else tts_options,
         audio_settings=AudioSettings(is_vad_enabled=False),
     )
@@ -83,3 +87,28 @@ def answer(events: list[PipelineEvent]) -> str:
     """The agent's spoken answer, as text."""
     response = event(events, PipelineEventType.INTENT_END)["intent_output"]["response"]
     return str(response["speech"]["plain"]["speech"])
+
+
+async def tts_audio(hass: HomeAssistant, events: list[PipelineEvent]) -> str:
+    """The TTS result of a run, decoded with the emulator's speech decoder."""
+    event(events, PipelineEventType.TTS_END)
+    token = event(events, PipelineEventType.RUN_START)["tts_output"]["token"]
+    stream = tts.async_get_stream(hass, token)
+    assert stream is not None
+    data = b"".join([chunk async for chunk in stream.async_stream_result()])
+    with wave.open(io.BytesIO(fixed_wav(data))) as wav:
+        rate = wav.getframerate()
+        frames = wav.readframes(wav.getnframes())
+    return speech.decode(frames, rate=rate)
+
+
+def fixed_wav(data: bytes) -> bytes:
+    """Our streamed WAV has 'unknown' sizes; set them so `wave` can read it."""
+    body = len(data) - 44
+    return (
+        data[:4]
+        + (36 + body).to_bytes(4, "little")
+        + data[8:40]
+        + body.to_bytes(4, "little")
+        + data[44:]
+    )

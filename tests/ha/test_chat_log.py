@@ -18,7 +18,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 import custom_components.openai_realtime  # noqa: F401
 from realtime_emulator import RealtimeEmulator
 
-AGENT = "conversation.realtime_emulator"
+from .conftest import AGENT
 
 
 @pytest.fixture
@@ -73,11 +73,12 @@ async def _type(client: Any, text: str, conversation_id: str | None) -> dict[str
 
 
 def _texts(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(role, text) of the emulator's conversation items, in order."""
+    """(role, text) of the emulator's conversation items, in order; the clock
+    (a system item HA 2025.4 puts before every turn) left out."""
     return [
         (item.get("role", item["type"]), part.get("text") or part.get("transcript", ""))
         for item in items
-        if item["type"] == "message"
+        if item["type"] == "message" and item.get("role") != "system"
         for part in item["content"]
     ]
 

@@ -7,12 +7,14 @@ from unittest.mock import patch
 
 from homeassistant import config_entries
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType, InvalidData
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 import custom_components.openai_realtime  # noqa: F401
+from custom_components.openai_realtime.bridge.endpoint_config import endpoint_provider
 from custom_components.openai_realtime.const import (
     CONF_API_KEY,
     CONF_AZURE_API_VERSION,
@@ -22,8 +24,6 @@ from custom_components.openai_realtime.const import (
     CONF_ENDPOINT_KIND,
     CONF_LLM_HASS_API,
     CONF_MODEL,
-    CONF_PRICES,
-    CONF_PROMPT,
     CONF_VOICE,
     DOMAIN,
     ENDPOINT_AZURE,
@@ -32,6 +32,7 @@ from custom_components.openai_realtime.const import (
 from realtime_emulator import RealtimeEmulator
 
 from ..conftest import API_KEY, entry_data
+from .forms import submission
 
 pytestmark = pytest.mark.usefixtures("enable_custom_integrations")
 
@@ -223,57 +224,6 @@ async def test_reconfigure(
         await second.stop()
 
 
-async def test_options(hass: HomeAssistant, setup_integration: MockConfigEntry) -> None:
-    """Valid options are stored, with prices per model; the entry reloads."""
-    entry = setup_integration
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert result["type"] is FlowResultType.FORM
-    schema_keys = {str(key) for key in result["data_schema"].schema}
-    assert {"model", "voice", "prompt", "llm_hass_api", "turn_detection"} <= schema_keys
-
-    user_input = _options_input(
-        model="my-custom-realtime", voice="cedar", prices=[1, 0.1, 2, 3, 0.3, 4]
-    )
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], user_input
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    await hass.async_block_till_done()
-    assert entry.options[CONF_MODEL] == "my-custom-realtime"
-    assert entry.options[CONF_PRICES]["my-custom-realtime"]["audio_out"] == 4
-    assert entry.state is config_entries.ConfigEntryState.LOADED
-
-
-@pytest.mark.parametrize(
-    ("changes", "errors"),
-    [
-        (
-            {"model": "gpt-4o-realtime-preview", "voice": "marin"},
-            {"voice": "invalid_voice"},
-        ),
-        ({"voice": "nobody"}, {"voice": "invalid_voice"}),
-        ({"model": "  "}, {"model": "invalid_model"}),
-    ],
-)
-async def test_options_invalid(
-    hass: HomeAssistant,
-    setup_integration: MockConfigEntry,
-    changes: dict[str, Any],
-    errors: dict[str, str],
-) -> None:
-    """Invalid combinations come back as form errors; nothing is stored."""
-    entry = setup_integration
-    before = dict(entry.options)
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    user_input = _options_input() | changes
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], user_input
-    )
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == errors
-    assert dict(entry.options) == before
-
-
 async def test_reconfigure_and_options_set_the_entry_up_once(
     hass: HomeAssistant,
     emulator: RealtimeEmulator,
@@ -299,8 +249,12 @@ async def test_reconfigure_and_options_set_the_entry_up_once(
         assert len(second.sessions) == 2  # the flow's check, then one setup
 
         result = await hass.config_entries.options.async_init(entry.entry_id)
-        user_input = _options_input(voice="cedar")
-        await hass.config_entries.options.async_configure(result["flow_id"], user_input)
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], submission(result, voice="cedar")
+        )
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], submission(result)
+        )
         await hass.async_block_till_done()
         assert entry.options[CONF_VOICE] == "cedar"
         assert entry.state is config_entries.ConfigEntryState.LOADED
@@ -311,66 +265,113 @@ async def test_reconfigure_and_options_set_the_entry_up_once(
         await second.stop()
 
 
-def _options_input(
-    model: str = "gpt-realtime", voice: str = "marin", prices: list[float] | None = None
-) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        CONF_MODEL: model,
-        CONF_VOICE: voice,
-        CONF_PROMPT: "You are a helpful house.",
-        CONF_LLM_HASS_API: ["assist"],
-        "temperature": 0.8,
-        "max_output_tokens": 512,
-        "turn_detection": "server_vad",
-        "vad_threshold": 0.5,
-        "vad_prefix_padding_ms": 300,
-        "vad_silence_duration_ms": 500,
-        "vad_eagerness": "auto",
-        "transcription_model": "gpt-4o-mini-transcribe",
-        "idle_timeout": 120,
-        "eager_response": True,
-    }
-    fields = (
-        "text_in",
-        "cached_text_in",
-        "text_out",
-        "audio_in",
-        "cached_audio_in",
-        "audio_out",
-    )
-    for name, price in zip(fields, prices or [], strict=False):
-        values[f"price_{name}"] = price
-    return values
-
-
-async def test_options_bad_template_and_prices(
-    hass: HomeAssistant, setup_integration: MockConfigEntry
-) -> None:
-    """A broken template is refused by the form; prices must be all or none."""
-    entry = setup_integration
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    with pytest.raises(InvalidData):
-        await hass.config_entries.options.async_configure(
-            result["flow_id"], _options_input() | {CONF_PROMPT: "{{ unclosed"}
-        )
-    # A model with no known prices: one price alone is not enough.
-    hass.config_entries.async_update_entry(
-        entry, options={**entry.options, CONF_MODEL: "my-model"}
-    )
-    await hass.async_block_till_done()
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], _options_input(model="my-model") | {"price_text_in": 1.0}
-    )
-    assert result["errors"] == {"base": "incomplete_prices"}
-
-
 def test_title_never_shows_url_credentials() -> None:
     """Entry titles are shown everywhere; a base URL's user:password is not."""
-    from custom_components.openai_realtime.config_flow import _title
+    from custom_components.openai_realtime.config_flow import endpoint_title
 
     data = {
         CONF_ENDPOINT_KIND: ENDPOINT_CUSTOM,
         CONF_BASE_URL: "https://user:s3cret@llm.example:8443/v1",
     }
-    assert _title(data) == "Realtime (llm.example:8443/v1)"
+    assert endpoint_title(data) == "Realtime (llm.example:8443/v1)"
+
+
+async def test_two_entries_on_one_endpoint_are_told_apart(
+    hass: HomeAssistant, emulator: RealtimeEmulator
+) -> None:
+    """Two keys on one server: two titles, two device names; the device says who
+    serves it (the host, not OpenAI) and what."""
+    emulator.options.api_keys = {API_KEY, "sk-second-project"}
+    entries = []
+    for key in (API_KEY, "sk-second-project"):
+        result = await _start_custom(hass)
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_BASE_URL: emulator.base_url, CONF_API_KEY: key}
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        entries.append(result["result"])
+    await hass.async_block_till_done()
+    base = f"Realtime (127.0.0.1:{emulator.port}/v1)"
+    assert [entry.title for entry in entries] == [base, f"{base} 2"]
+
+    registry = dr.async_get(hass)
+    devices = [
+        device
+        for entry in entries
+        for device in dr.async_entries_for_config_entry(registry, entry.entry_id)
+    ]
+    assert [device.name for device in devices] == [base, f"{base} 2"]
+    for device in devices:
+        assert device.manufacturer == f"127.0.0.1:{emulator.port}"
+        assert device.model == "gpt-realtime"
+        assert device.entry_type is dr.DeviceEntryType.SERVICE
+    for entry in entries:
+        assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reconfigure_keeps_a_title_the_user_chose(
+    hass: HomeAssistant, emulator: RealtimeEmulator, config_entry: MockConfigEntry
+) -> None:
+    """Our title follows the endpoint; one the user typed stays."""
+    second = RealtimeEmulator()
+    await second.start()
+    try:
+        hass.config_entries.async_update_entry(
+            config_entry, title=f"Realtime (127.0.0.1:{emulator.port}/v1)"
+        )
+        result = await config_entry.start_reconfigure_flow(hass)
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_BASE_URL: second.base_url}
+        )
+        await hass.async_block_till_done()
+        assert config_entry.title == f"Realtime (127.0.0.1:{second.port}/v1)"
+
+        hass.config_entries.async_update_entry(config_entry, title="Kitchen brain")
+        result = await config_entry.start_reconfigure_flow(hass)
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_BASE_URL: emulator.base_url}
+        )
+        await hass.async_block_till_done()
+        assert config_entry.title == "Kitchen brain"
+        assert config_entry.data[CONF_BASE_URL] == emulator.base_url
+        assert await hass.config_entries.async_unload(config_entry.entry_id)
+    finally:
+        await second.stop()
+
+
+@pytest.mark.parametrize(
+    ("data", "provider"),
+    [
+        ({CONF_ENDPOINT_KIND: "openai"}, "OpenAI"),
+        (
+            {CONF_ENDPOINT_KIND: ENDPOINT_AZURE, CONF_AZURE_RESOURCE: "https://x.y"},
+            "Microsoft Azure",
+        ),
+        (
+            {
+                CONF_ENDPOINT_KIND: ENDPOINT_CUSTOM,
+                CONF_BASE_URL: "https://api.openai.com/v1",
+            },
+            "OpenAI",
+        ),
+        (
+            {
+                CONF_ENDPOINT_KIND: ENDPOINT_CUSTOM,
+                CONF_BASE_URL: "https://me.openai.azure.com/openai/v1",
+            },
+            "Microsoft Azure",
+        ),
+        (
+            {
+                CONF_ENDPOINT_KIND: ENDPOINT_CUSTOM,
+                CONF_BASE_URL: "http://user:s3cret@Realtime.lan:8765/v1",
+            },
+            "realtime.lan:8765",
+        ),
+    ],
+)
+def test_device_manufacturer_is_who_serves_the_endpoint(
+    data: dict[str, Any], provider: str
+) -> None:
+    """OpenAI, Microsoft Azure, or the host (never its credentials)."""
+    assert endpoint_provider(data) == provider

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 import json
 import logging
 from typing import Any
-from unittest.mock import patch
 
 from homeassistant.components import conversation
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
@@ -36,36 +34,8 @@ from realtime_emulator import RealtimeEmulator
 from realtime_emulator.brain import Rule, ScriptedBrain
 
 from .. import leaks
-from .conftest import Wire, emulator_finished
-
-AGENT = "conversation.realtime_emulator"
-
-
-@pytest.fixture
-async def house(hass: HomeAssistant) -> AsyncIterator[None]:
-    """Demo lights (Kitchen Lights, Ceiling Lights …) set up from a demo entry."""
-    entry = MockConfigEntry(domain="demo")
-    entry.add_to_hass(hass)
-    with patch(
-        "homeassistant.components.demo.COMPONENTS_WITH_CONFIG_ENTRY_DEMO_PLATFORM",
-        ["light"],
-    ):
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
-        yield
-        await hass.config_entries.async_unload(entry.entry_id)
-
-
-async def _say(
-    hass: HomeAssistant, text: str, conversation_id: str | None = None
-) -> conversation.ConversationResult:
-    return await conversation.async_converse(
-        hass, text, conversation_id, Context(), language="en", agent_id=AGENT
-    )
-
-
-def _speech(result: conversation.ConversationResult) -> str:
-    return str(result.response.speech["plain"]["speech"])
+from .conftest import AGENT, Wire, emulator_finished
+from .typed import say, speech
 
 
 def _sent(emulator: RealtimeEmulator, event_type: str) -> list[dict[str, Any]]:
@@ -85,21 +55,23 @@ async def test_typed_turn_and_follow_up(
     hass: HomeAssistant, emulator: RealtimeEmulator
 ) -> None:
     """A typed turn is answered in text; the follow-up reuses the websocket."""
-    result = await _say(hass, "hello")
+    result = await say(hass, "hello")
     assert result.response.response_type is intent.IntentResponseType.ACTION_DONE
-    assert _speech(result) == "Hello! How can I help with your home?"
+    assert speech(result) == "Hello! How can I help with your home?"
     opened = len(emulator.sessions)
     creates = _sent(emulator, "response.create")
     assert creates[0]["response"]["output_modalities"] == ["text"]
 
-    follow_up = await _say(hass, "what did I just say", result.conversation_id)
+    follow_up = await say(hass, "what did I just say", result.conversation_id)
     assert follow_up.conversation_id == result.conversation_id
     assert len(emulator.sessions) == opened
     session = emulator.sessions[-1]
     user_texts = [
         e["item"]["content"][0]["text"]
         for e in session.received
-        if e["type"] == "conversation.item.create" and e["item"]["type"] == "message"
+        if e["type"] == "conversation.item.create"
+        and e["item"]["type"] == "message"
+        and e["item"]["role"] == "user"
     ]
     assert user_texts == ["hello", "what did I just say"]
 
@@ -113,9 +85,9 @@ async def test_turn_on_exposed_light(
         "light", "turn_off", {"entity_id": "light.kitchen_lights"}, blocking=True
     )
     events = async_capture_events(hass, EVENT_TURN)
-    result = await _say(hass, "turn on the kitchen lights")
+    result = await say(hass, "turn on the kitchen lights")
     assert hass.states.get("light.kitchen_lights").state == "on"
-    assert "kitchen lights" in _speech(result).lower()
+    assert "kitchen lights" in speech(result).lower()
     assert _outputs(emulator)[0]["response_type"] == "action_done"
 
     assert len(events) == 1
@@ -126,7 +98,7 @@ async def test_turn_on_exposed_light(
     assert call["short_name"] == "HassTurnOn"
     assert call["name"] in ("HassTurnOn", "intent__HassTurnOn")
     assert call["success"] is True
-    assert data["text"] == _speech(result)
+    assert data["text"] == speech(result)
     assert data["usage"]["input_tokens"] > 0
     assert data["usage"]["output_tokens"] > 0
     assert data["responses"] == 2
@@ -143,7 +115,7 @@ async def test_turn_on_exposed_light(
         assert isinstance(call, conversation.AssistantContent)
         assert call.tool_calls
         assert call.tool_calls[0].tool_name.endswith("HassTurnOn")
-        assert chat_log.content[-1].content == _speech(result)
+        assert chat_log.content[-1].content == speech(result)
 
 
 @pytest.mark.usefixtures("setup_integration", "house")
@@ -156,8 +128,8 @@ async def test_no_deprecated_ha_api_is_used(
     On HA 2026.11 this covers ToolResultContent.tool_result (2026.10) and chat
     sessions opened without a context (2026.11).
     """
-    first = await _say(hass, "turn off the kitchen lights")
-    await _say(hass, "turn on the kitchen lights", first.conversation_id)
+    first = await say(hass, "turn off the kitchen lights")
+    await say(hass, "turn on the kitchen lights", first.conversation_id)
     with get_chat_session(hass, first.conversation_id) as session:
         assert session.conversation_id == first.conversation_id
     await hass.async_block_till_done()
@@ -172,11 +144,11 @@ async def test_unexposed_light_is_not_touched(
     """An entity not exposed to Assist cannot be controlled; the model is told."""
     async_expose_entity(hass, "conversation", "light.ceiling_lights", False)
     before = hass.states.get("light.ceiling_lights").state
-    result = await _say(hass, "turn off the ceiling lights")
+    result = await say(hass, "turn off the ceiling lights")
     assert hass.states.get("light.ceiling_lights").state == before
     output = _outputs(emulator)[0]
     assert "error" in output or output.get("response_type") == "error"
-    assert _speech(result).startswith("Sorry")
+    assert speech(result).startswith("Sorry")
 
 
 class _RaisingTool(llm.Tool):
@@ -226,7 +198,7 @@ async def test_bad_tool_calls_become_error_results(
     )
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     try:
-        await _say(hass, "hello")
+        await say(hass, "hello")
         # Newer HA merges several APIs itself and namespaces their tool names.
         offered = [tool["name"] for tool in emulator.sessions[-1].config["tools"]]
         turn_on = next(name for name in offered if name.endswith("HassTurnOn"))
@@ -244,9 +216,9 @@ async def test_bad_tool_calls_become_error_results(
                 Rule("explode", call=[(explode, {})], then_say="It failed."),
             ]
         )
-        assert _speech(await _say(hass, "bad json")) == "Bad JSON noted."
-        assert _speech(await _say(hass, "unknown tool")) == "No such tool."
-        assert _speech(await _say(hass, "explode")) == "It failed."
+        assert speech(await say(hass, "bad json")) == "Bad JSON noted."
+        assert speech(await say(hass, "unknown tool")) == "No such tool."
+        assert speech(await say(hass, "explode")) == "It failed."
         outputs = _outputs(emulator)
         assert "not valid JSON" in outputs[0]["error"]
         assert "NoSuchTool" in json.dumps(outputs[1])
@@ -325,7 +297,7 @@ async def test_every_tool_call_runs_with_its_own_turn(
             result = await conversation.async_converse(
                 hass, "who", conversation_id, context, language="en", agent_id=AGENT
             )
-            assert _speech(result) == "You asked."
+            assert speech(result) == "You asked."
             conversation_id = result.conversation_id
         assert [c.id for c in tool.contexts if c] == [c.id for c in contexts]
         with (
@@ -381,7 +353,7 @@ async def test_admin_only_llm_api_is_not_offered_or_used(
         assert "assist" in [option["value"] for option in offered]
         hass.config_entries.options.async_abort(flow["flow_id"])
 
-        result = await _say(hass, "hello")  # a context without a user
+        result = await say(hass, "hello")  # a context without a user
         assert result.response.response_type is intent.IntentResponseType.ACTION_DONE
     finally:
         assert await hass.config_entries.async_unload(config_entry.entry_id)
@@ -393,16 +365,16 @@ async def test_dropped_connection_then_recovery(
     hass: HomeAssistant, emulator: RealtimeEmulator
 ) -> None:
     """A drop mid-response gives a clear error; the next turn reopens and replays."""
-    first = await _say(hass, "hello")
+    first = await say(hass, "hello")
     opened = len(emulator.sessions)
     sent_before = len(emulator.sessions[-1].sent)
     emulator.options.drop_after_events = sent_before + 4
-    failed = await _say(hass, "tell me something", first.conversation_id)
+    failed = await say(hass, "tell me something", first.conversation_id)
     assert failed.response.response_type is intent.IntentResponseType.ERROR
-    assert "connection" in _speech(failed).lower()
+    assert "connection" in speech(failed).lower()
 
     emulator.options.drop_after_events = None
-    ok = await _say(hass, "hello again", first.conversation_id)
+    ok = await say(hass, "hello again", first.conversation_id)
     assert ok.response.response_type is intent.IntentResponseType.ACTION_DONE
     assert len(emulator.sessions) == opened + 1
     replayed = [
@@ -419,9 +391,9 @@ async def test_server_error_and_rate_limit(
 ) -> None:
     """A 429 at connect becomes plain words, not an exception."""
     emulator.options.handshake_status = 429
-    result = await _say(hass, "hello")
+    result = await say(hass, "hello")
     assert result.response.response_type is intent.IntentResponseType.ERROR
-    assert "rate limiting" in _speech(result)
+    assert "rate limiting" in speech(result)
 
 
 async def test_idle_timeout_closes_session(
@@ -438,7 +410,7 @@ async def test_idle_timeout_closes_session(
     )
     assert await async_setup_component(hass, "homeassistant", {})
     assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await _say(hass, "hello")
+    await say(hass, "hello")
     session = emulator.sessions[-1]
     assert not session.closed
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=31))
@@ -456,8 +428,8 @@ async def test_unload_closes_everything(
 ) -> None:
     """Unload closes every websocket, on both ends, and leaves no task or timer."""
     opened = len(emulator.sessions)
-    await _say(hass, "hello")
-    await _say(hass, "hello")  # a second conversation
+    await say(hass, "hello")
+    await say(hass, "hello")  # a second conversation
     assert len(emulator.sessions) == opened + 2
     assert not emulator.sessions[-1].closed  # warm, until the unload
     assert await hass.config_entries.async_unload(setup_integration.entry_id)
@@ -484,11 +456,11 @@ async def test_concurrent_conversations_do_not_mix(
     emulator.options.model_delay = 0.05
     opened = len(emulator.sessions)
     one, two = await asyncio.gather(
-        _say(hass, "turn on the kitchen lights"), _say(hass, "hello")
+        say(hass, "turn on the kitchen lights"), say(hass, "hello")
     )
     assert one.conversation_id != two.conversation_id
-    assert "kitchen lights" in _speech(one).lower()
-    assert _speech(two) == "Hello! How can I help with your home?"
+    assert "kitchen lights" in speech(one).lower()
+    assert speech(two) == "Hello! How can I help with your home?"
     assert len(emulator.sessions) == opened + 2
 
 
@@ -501,15 +473,15 @@ async def test_warm_sessions_are_capped(
     The least recently used ones are closed first, and a follow-up in one of them
     reopens its session with the earlier turns replayed.
     """
-    first = await _say(hass, "my name is Ada")
+    first = await say(hass, "my name is Ada")
     for n in range(MAX_WARM_SESSIONS + 2):
-        await _say(hass, f"hello {n}")
+        await say(hass, f"hello {n}")
     await hass.async_block_till_done()
     open_now = [s for s in emulator.sessions if not s.closed]
     assert len(open_now) == MAX_WARM_SESSIONS
     assert emulator.sessions[1].closed  # the first conversation's (0: setup check)
 
-    await _say(hass, "what is my name", first.conversation_id)
+    await say(hass, "what is my name", first.conversation_id)
     replayed = [
         e["item"]["content"][0]["text"]
         for e in emulator.sessions[-1].received
@@ -526,15 +498,15 @@ async def test_key_never_reaches_the_log(
 ) -> None:
     """Debug logging through turns, a drop, a 429 and a rejected key: no API key."""
     caplog.set_level(logging.DEBUG)
-    first = await _say(hass, "hello")
+    first = await say(hass, "hello")
     emulator.options.drop_after_events = len(emulator.sessions[-1].sent) + 2
-    await _say(hass, "tell me something", first.conversation_id)
+    await say(hass, "tell me something", first.conversation_id)
     emulator.options.drop_after_events = None
     emulator.options.handshake_status = 429
-    await _say(hass, "hello")
+    await say(hass, "hello")
     emulator.options.handshake_status = None
     emulator.options.api_keys = {"sk-another-key"}
-    failed = await _say(hass, "hello")
+    failed = await say(hass, "hello")
     assert failed.response.response_type is intent.IntentResponseType.ERROR
     await hass.async_block_till_done()
     assert "realtime" in caplog.text.lower()  # the log did record these turns

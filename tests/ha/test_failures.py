@@ -14,7 +14,8 @@ import custom_components.openai_realtime  # noqa: F401
 from custom_components.openai_realtime.const import DOMAIN
 from realtime_emulator import RealtimeEmulator
 
-AGENT = "conversation.realtime_emulator"
+from .conftest import AGENT
+
 # A satellite waits about this long for an answer (Voice PE: an HTTP request 5 s).
 SATELLITE_PATIENCE = 5.0
 

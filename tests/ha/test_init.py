@@ -13,11 +13,9 @@ from custom_components.openai_realtime.const import CONF_BASE_URL, DOMAIN
 from realtime_emulator import RealtimeEmulator
 
 from ..conftest import entry_data
-from .conftest import Wire, emulator_finished
+from .conftest import AGENT, Wire, emulator_finished
 
 pytestmark = pytest.mark.usefixtures("enable_custom_integrations")
-
-AGENT = "conversation.realtime_emulator"
 
 
 async def test_setup_and_unload(

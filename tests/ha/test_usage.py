@@ -7,10 +7,10 @@ import json
 from typing import Any
 from unittest.mock import patch
 
-from homeassistant.components import conversation, tts
+from homeassistant.components import tts
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNKNOWN
-from homeassistant.core import Context, HomeAssistant
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
@@ -39,8 +39,9 @@ from custom_components.openai_realtime.realtime import events as ev
 from realtime_emulator import RealtimeEmulator
 
 from ..conftest import API_KEY, entry_data
+from .forms import submission
+from .typed import say
 
-AGENT = "conversation.realtime_emulator"
 TTS = "tts.realtime_emulator_text_to_speech"
 UNPRICED_MODEL = "my-local-realtime"
 PRICES = {
@@ -55,14 +56,6 @@ PRICES = {
 
 def _store_key(entry: MockConfigEntry) -> str:
     return f"{DOMAIN}.usage.{entry.entry_id}"
-
-
-async def _say(
-    hass: HomeAssistant, text: str, conversation_id: str | None = None
-) -> conversation.ConversationResult:
-    return await conversation.async_converse(
-        hass, text, conversation_id, Context(), language="en", agent_id=AGENT
-    )
 
 
 def _reported(emulator: RealtimeEmulator) -> list[dict[str, Any]]:
@@ -142,8 +135,8 @@ async def test_typed_turns_are_counted_and_priced(
     assert float(_value(hass, entry, "cost")) == 0
     turns = async_capture_events(hass, EVENT_TURN)
 
-    first = await _say(hass, "hello")
-    await _say(hass, "what did I just say", first.conversation_id)
+    first = await say(hass, "hello")
+    await say(hass, "what did I just say", first.conversation_id)
 
     reported = _reported(emulator)
     assert len(reported) == 2
@@ -244,7 +237,7 @@ async def test_model_without_prices_has_unknown_cost(
     await _setup(hass, config_entry)
     assert float(_value(hass, config_entry, "cost")) == 0  # nothing spent yet
 
-    await _say(hass, "hello")
+    await say(hass, "hello")
     reported = _reported(emulator)
     assert int(_value(hass, config_entry, "output_tokens")) == _sum(
         reported, "output_tokens"
@@ -256,9 +249,12 @@ async def test_model_without_prices_has_unknown_cost(
 
     # Entering the model's prices (the options flow reloads) prices what it used.
     flow = await hass.config_entries.options.async_init(config_entry.entry_id)
-    form = flow["data_schema"]({})
-    form |= {f"price_{name}": price for name, price in PRICES.items()}
-    await hass.config_entries.options.async_configure(flow["flow_id"], form)
+    flow = await hass.config_entries.options.async_configure(
+        flow["flow_id"], submission(flow)
+    )
+    await hass.config_entries.options.async_configure(
+        flow["flow_id"], submission(flow, model_prices=PRICES)
+    )
     await hass.async_block_till_done()
     assert config_entry.options[CONF_PRICES] == {UNPRICED_MODEL: PRICES}
     assert config_entry.state is ConfigEntryState.LOADED
@@ -276,20 +272,20 @@ async def test_totals_survive_reload_and_removal_deletes_them(
 ) -> None:
     """Totals are saved (delayed, and at unload), restored, and removed with the entry."""
     entry = setup_integration
-    await _say(hass, "hello")
+    await say(hass, "hello")
     assert _store_key(entry) not in hass_storage  # saving is delayed …
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=SAVE_DELAY + 1))
     await hass.async_block_till_done()
     stored = hass_storage[_store_key(entry)]["data"]  # … but does happen
     assert stored["models"]["gpt-realtime"]["responses"] == 1
 
-    await _say(hass, "hello")
+    await say(hass, "hello")
     before = {key: _value(hass, entry, key) for key in ("responses", "cost")}
     await _reload(hass, entry)
     after = {key: _value(hass, entry, key) for key in ("responses", "cost")}
     assert after == before == {"responses": "2", "cost": before["cost"]}
 
-    await _say(hass, "hello")
+    await say(hass, "hello")
     assert _value(hass, entry, "responses") == "3"
     assert int(_value(hass, entry, "input_tokens")) == _sum(
         _reported(emulator), "input_tokens"
@@ -307,7 +303,7 @@ async def test_diagnostics_redact_the_key(
     hass_client: ClientSessionGenerator,
 ) -> None:
     """The downloaded diagnostics hold the state of the entry and no secret."""
-    result = await _say(hass, "hello")
+    result = await say(hass, "hello")
     assert await async_setup_component(hass, "diagnostics", {})
     client = await hass_client()
     response = await client.get(

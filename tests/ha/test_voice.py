@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 import io
+import logging
+import re
 from typing import Any
 from unittest.mock import patch
 import wave
@@ -18,45 +20,27 @@ from homeassistant.components.assist_pipeline.pipeline import (
     async_update_pipeline,
 )
 from homeassistant.core import Context, HomeAssistant
+import numpy as np
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 import custom_components.openai_realtime  # noqa: F401
 from custom_components.openai_realtime.bridge import voice_turn
+from custom_components.openai_realtime.diagnostics import (
+    async_get_config_entry_diagnostics,
+)
 from realtime_emulator import RealtimeEmulator, speech
 
 from .conftest import TTS, Wire
 from .pipeline import (
+    answer,
     event as _event,
+    fixed_wav,
     metadata as _metadata,
     run as _run,
     spoken as _spoken,
+    tts_audio,
 )
-
-
-async def _tts_audio(hass: HomeAssistant, events: list[PipelineEvent]) -> str:
-    """The TTS result of a run, decoded with the emulator's speech decoder."""
-    _event(events, PipelineEventType.TTS_END)
-    token = _event(events, PipelineEventType.RUN_START)["tts_output"]["token"]
-    stream = tts.async_get_stream(hass, token)
-    assert stream is not None
-    data = b"".join([chunk async for chunk in stream.async_stream_result()])
-    with wave.open(io.BytesIO(_fix_streamed_wav(data))) as wav:
-        rate = wav.getframerate()
-        frames = wav.readframes(wav.getnframes())
-    return speech.decode(frames, rate=rate)
-
-
-def _fix_streamed_wav(data: bytes) -> bytes:
-    """Our streamed WAV has 'unknown' sizes; set them so `wave` can read it."""
-    body = len(data) - 44
-    return (
-        data[:4]
-        + (36 + body).to_bytes(4, "little")
-        + data[8:40]
-        + body.to_bytes(4, "little")
-        + data[44:]
-    )
 
 
 def _session_events(emulator: RealtimeEmulator, kind: str) -> list[dict[str, Any]]:
@@ -89,7 +73,7 @@ async def test_spoken_command_end_to_end(
         "speech"
     ]["plain"]["speech"]
     assert "kitchen lights" in answer.lower()
-    assert await _tts_audio(hass, events) == answer.lower()
+    assert await tts_audio(hass, events) == answer.lower()
     # The pipeline's stages shared the turn through the ContextVar, on this HA.
     assert links == [True]
     # The transcription got the pipeline's language as a hint.
@@ -119,7 +103,7 @@ async def test_follow_up_reuses_session(
         _event(events, PipelineEventType.STT_END)["stt_output"]["text"] == "hello again"
     )
     assert len(emulator.sessions) == opened
-    assert await _tts_audio(hass, events) == "you said: hello again."
+    assert await tts_audio(hass, events) == "you said: hello again."
 
 
 # Longer than any test: a response held this long runs until it is cancelled.
@@ -152,7 +136,7 @@ async def test_prefer_local_cancels_the_response(
         "speech"
     ]["plain"]["speech"]
     # HA's own answer is read aloud in our voice …
-    assert await _tts_audio(hass, events) == answer.lower()
+    assert await tts_audio(hass, events) == answer.lower()
     # … and the model's eager answer was cancelled, on the conversation's session
     # (the one that heard the speech): the cancel is sent from a task of its own,
     # so wait for the server's verdict on that response.
@@ -184,7 +168,7 @@ async def test_tts_for_arbitrary_text(
     )
     stream.async_set_message("the garage door is open")
     data = b"".join([chunk async for chunk in stream.async_stream_result()])
-    with wave.open(io.BytesIO(_fix_streamed_wav(data))) as wav:
+    with wave.open(io.BytesIO(fixed_wav(data))) as wav:
         assert speech.decode(
             wav.readframes(wav.getnframes()), rate=wav.getframerate()
         ) == ("the garage door is open")
@@ -230,19 +214,47 @@ async def test_silence_is_a_clean_stt_error(
 
 
 @pytest.mark.usefixtures("voice_house")
-async def test_drop_mid_turn_then_next_run(
+async def test_unintelligible_speech_is_a_clean_stt_error(
     hass: HomeAssistant, emulator: RealtimeEmulator
 ) -> None:
-    """A dropped connection mid-turn ends with an error; the next run works."""
-    emulator.options.drop_after_events = 12
-    events = await _run(hass, _spoken("hello"))
-    assert any(e.type is PipelineEventType.ERROR for e in events) or (
-        "connection" in str(_event(events, PipelineEventType.INTENT_END)).lower()
+    """Loud audio the server cannot transcribe: it is committed, STT fails (no
+    transcript), and the endpoint still counts as available."""
+    # A loud hum below every symbol of the emulator's speech: heard, not words.
+    hum = (8000 * np.sin(2 * np.pi * 150 * np.arange(16000) / 16000)).astype(np.int16)
+    events = await _run(hass, hum.tobytes() + b"\x00\x00" * 3200)
+    error = _event(events, PipelineEventType.ERROR)
+    assert error["code"] == "stt-stream-failed"
+    assert _session_events(emulator, "input_audio_buffer.commit")
+    state = hass.states.get("stt.realtime_emulator_speech_to_text")
+    assert state is not None and state.state != "unavailable"
+
+
+@pytest.mark.usefixtures("voice_house")
+async def test_drop_mid_turn_then_next_run(
+    hass: HomeAssistant, emulator: RealtimeEmulator, wire: Wire
+) -> None:
+    """The connection drops in the middle of the answer: the user is told so (in
+    the model's voice, on a new connection), and the next run works."""
+
+    def answering() -> list[Any]:
+        return [
+            s
+            for s in emulator.sessions
+            if any(e["type"] == "response.output_audio.delta" for e in s.sent)
+        ]
+
+    # Cut the conversation's connection at its first audio of the answer.
+    wire.when(
+        lambda: bool(answering()),
+        lambda: hass.async_create_task(answering()[0].transport.drop()),
     )
-    emulator.options.drop_after_events = None
+    events = await _run(hass, _spoken("hello"))
+    words = "The connection to the model dropped. Please try again."
+    assert answer(events) == words
+    assert (await tts_audio(hass, events)).endswith(words.lower())
     events = await _run(hass, _spoken("hello"))
     assert _event(events, PipelineEventType.STT_END)["stt_output"]["text"] == "hello"
-    assert await _tts_audio(hass, events) == "hello! how can i help with your home?"
+    assert await tts_audio(hass, events) == "hello! how can i help with your home?"
 
 
 @pytest.mark.parametrize(
@@ -312,7 +324,7 @@ async def test_server_turn_detection_ends_the_turn_early(
     assert received.index("input_audio_buffer.clear") < received.index(
         "response.create"
     )
-    assert await _tts_audio(hass, events) == "hello! how can i help with your home?"
+    assert await tts_audio(hass, events) == "hello! how can i help with your home?"
     conversation_id = _event(events, PipelineEventType.INTENT_END)["intent_output"][
         "conversation_id"
     ]
@@ -334,7 +346,78 @@ async def test_repeated_answer_is_spoken_right(
     """
     for _ in range(2):
         events = await _run(hass, _spoken("hello"))
-        assert await _tts_audio(hass, events) == "hello! how can i help with your home?"
+        assert await tts_audio(hass, events) == "hello! how can i help with your home?"
     session = emulator.sessions[-1]
     done = [e for e in session.sent if e["type"] == "response.done"]
     assert done and all(e["response"]["status"] == "completed" for e in done)
+
+
+def _turn_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == voice_turn.__name__
+        and record.getMessage().startswith("Voice turn")
+    ]
+
+
+@pytest.mark.usefixtures("voice_house")
+async def test_one_debug_line_per_voice_turn(
+    hass: HomeAssistant, emulator: RealtimeEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With debug logging on, each spoken turn logs one line when it ends: the
+    session reused or opened, eager or not, the seconds of audio, commit -> first
+    audio delta and the response ids, so a satellite's problem can be placed."""
+    caplog.set_level(logging.DEBUG, logger="custom_components.openai_realtime")
+    events = await _run(hass, _spoken("turn on the kitchen lights"))
+    conversation_id = _event(events, PipelineEventType.INTENT_END)["intent_output"][
+        "conversation_id"
+    ]
+    created = [
+        e["response"]["id"]
+        for e in emulator.sessions[-1].sent
+        if e["type"] == "response.created"
+    ]
+    assert len(created) == 2  # the eager answer, then the one after the tool call
+    [line] = _turn_lines(caplog)
+    match = re.fullmatch(
+        rf"Voice turn of conversation {conversation_id} done: session opened, "
+        r"eager, (\d+\.\d\d) s of audio, commit -> first audio delta (\d+) ms, "
+        rf"responses {created[0]}, {created[1]}",
+        line,
+    )
+    assert match, line
+    audio_s = len(_spoken("turn on the kitchen lights")) / 32000
+    assert float(match[1]) == pytest.approx(audio_s, abs=0.1)
+
+    caplog.clear()
+    await _run(hass, _spoken("hello"), conversation_id=conversation_id)
+    [line] = _turn_lines(caplog)
+    assert "done: session reused, eager" in line
+
+    caplog.clear()
+    await _run(hass, b"\x00\x00" * 16000, conversation_id=conversation_id)
+    [line] = _turn_lines(caplog)
+    assert "abandoned while listening: no speech: session reused, not eager, " in line
+    assert "1.00 s of audio, commit -> first audio delta none, responses none" in line
+
+
+@pytest.mark.usefixtures("voice_house")
+async def test_diagnostics_show_the_last_turns_state(
+    hass: HomeAssistant, config_entry: MockConfigEntry
+) -> None:
+    """A conversation whose spoken turn is over says so; nothing stays pending."""
+    events = await _run(hass, _spoken("hello"))
+    conversation_id = _event(events, PipelineEventType.INTENT_END)["intent_output"][
+        "conversation_id"
+    ]
+    data = await async_get_config_entry_diagnostics(hass, config_entry)
+    conversation = data["runtime"]["conversations"][conversation_id]
+    assert conversation["voice_turn"] == "done"
+    assert "voice_turn_pending" not in conversation
+
+    await _run(hass, b"\x00\x00" * 16000, conversation_id=conversation_id)
+    data = await async_get_config_entry_diagnostics(hass, config_entry)
+    assert data["runtime"]["conversations"][conversation_id]["voice_turn"] == (
+        "abandoned"
+    )

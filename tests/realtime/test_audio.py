@@ -175,7 +175,7 @@ def test_stereo_to_mono_and_pcm_round_trip() -> None:
     [
         (audio.pcm16_to_array, (b"\x00\x00\x00",)),
         (audio.to_mono, (np.zeros(3, dtype=np.int16), 2)),
-        (audio.resample, (np.zeros(4, dtype=np.int16), 11025, 24000)),
+        (audio.resample, (np.zeros(4, dtype=np.int16), 12345, 24000)),
         (audio.StreamResampler, (16000, 12345)),
         (audio.FrameChunker, (0,)),
     ],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 import random
 import socket
 
@@ -24,13 +23,6 @@ from custom_components.openai_realtime.realtime.session import RealtimeSession
 from realtime_emulator import EmulatorOptions, RealtimeEmulator
 
 KEY = "sk-backoff"
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    """A plain aiohttp session, as HA would supply."""
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 def _free_port() -> int:

@@ -71,13 +71,6 @@ async def server() -> AsyncIterator[ScriptServer]:
     await srv.stop()
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    """A plain aiohttp session, as HA would supply."""
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 def _serve(server: ScriptServer, edit: Edit) -> None:
     server.factory = lambda _model, dialect: _Edited(dialect, edit)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 import json
 from typing import Any
@@ -21,6 +20,7 @@ from custom_components.openai_realtime.realtime.endpoint import (
     openai_endpoint,
 )
 from custom_components.openai_realtime.realtime.errors import (
+    AccessDeniedError,
     AuthenticationError,
     BetaApiDisabledError,
     CannotConnectError,
@@ -34,10 +34,11 @@ from custom_components.openai_realtime.realtime.session import (
     FunctionCall,
     RealtimeSession,
 )
-from realtime_emulator import EmulatorOptions, RealtimeEmulator, speech
+from realtime_emulator import RealtimeEmulator, speech
 from realtime_emulator.brain import Rule, ScriptedBrain
 
-KEY = "sk-lib-test"
+from ..conftest import API_KEY as KEY
+
 CONFIG = ev.SessionConfig(
     instructions="You are a test.",
     voice="alloy",
@@ -50,22 +51,6 @@ CONFIG = ev.SessionConfig(
         ),
     ),
 )
-
-
-@pytest.fixture
-async def emu() -> AsyncIterator[RealtimeEmulator]:
-    """An emulator accepting KEY."""
-    emulator = RealtimeEmulator(EmulatorOptions(api_keys={KEY}))
-    await emulator.start()
-    yield emulator
-    await emulator.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    """A plain aiohttp session, as HA would supply."""
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 def _endpoint(
@@ -216,6 +201,23 @@ async def test_auth_rate_limit_and_unreachable(
         await RealtimeSession.connect(http, closed, timeout=2)
 
 
+async def test_key_without_realtime_access(
+    http: aiohttp.ClientSession, emu: RealtimeEmulator
+) -> None:
+    """A key the server knows but refuses Realtime access (HTTP 403 at the
+    handshake, or model_not_found once open) is AccessDeniedError, a kind of
+    AuthenticationError; a wrong key (401) is not."""
+    emu.options.keys_without_access = {KEY}
+    with pytest.raises(AccessDeniedError, match="HTTP 403"):
+        await RealtimeSession.connect(http, _endpoint(emu))
+    emu.options.access_denied_as = "model_not_found"
+    with pytest.raises(AccessDeniedError, match="gpt-realtime"):
+        await RealtimeSession.connect(http, _endpoint(emu))
+    with pytest.raises(AuthenticationError) as err:
+        await RealtimeSession.connect(http, _endpoint(emu, key="sk-wrong"))
+    assert not isinstance(err.value, AccessDeniedError)
+
+
 async def test_beta_disabled_names_the_fix(
     http: aiohttp.ClientSession, emu: RealtimeEmulator
 ) -> None:
@@ -277,7 +279,7 @@ async def test_drop_mid_response_fails_the_stream(
 
 
 async def test_malformed_frames_are_skipped(
-    http: aiohttp.ClientSession, emu: RealtimeEmulator
+    http: aiohttp.ClientSession, emu: RealtimeEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A non-JSON frame mid-response is skipped; the response still completes."""
     session = await _open(http, emu)
@@ -286,6 +288,10 @@ async def test_malformed_frames_are_skipped(
         await session.add_user_text("hello")
         stream = await session.create_response(modalities=("text",))
         assert (await stream.wait_done()).status == "completed"
+        assert stream.text == "Hello! How can I help with your home?"
+        # The bad frame really went over the wire, and was skipped with a warning.
+        assert emu.sessions[-1].transport._malformed_sent
+        assert "Skipping a frame that is not JSON" in caplog.text
     finally:
         await session.close()
 
@@ -298,7 +304,8 @@ async def test_session_expiry(
     session = await _open(http, emu)
     try:
         await session.add_user_text("hello")
-        await asyncio.sleep(0.6)
+        async with asyncio.timeout(10):  # the server ends it after 0.3 s
+            await asyncio.wait([session._reader])
         assert session.closed
         assert isinstance(session.error, SessionExpiredError)
     finally:

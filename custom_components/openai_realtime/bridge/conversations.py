@@ -55,8 +55,12 @@ class Conversation:
         self.conversation_id = conversation_id
         self.lock = asyncio.Lock()  # one turn at a time per conversation
         self.session: RealtimeSession | None = None
-        self.config: SessionConfig | None = None
+        self.config: SessionConfig | None = None  # what the session was sent
+        # What the last turn found it should be (e.g. with the satellite's area),
+        # applied at the start of the next turn rather than on the answer's path.
+        self.wanted: SessionConfig | None = None
         self.tools = ToolSet()  # the session's tools, by the names it knows them
+        self.clock = False  # no tool tells the time: each turn adds the clock
         self.position = ChatLogPosition()  # how much of HA's ChatLog it holds
         self.opened = 0  # how many websockets this conversation has used
         self.voice_turn: VoiceTurn | None = None  # the latest spoken turn
@@ -96,6 +100,7 @@ class Conversation:
         elif config != self.config:
             await session.configure(config)
             self.config = config
+        self.wanted = None  # this turn's config supersedes an earlier wish
         return session
 
     async def follow(self, contents: Sequence[conversation.Content], upto: int) -> None:
@@ -162,6 +167,10 @@ class Conversation:
         if (turn := self.voice_turn) is not None:
             turn.abandon(why)
             await turn.close()
+
+    def want(self, config: SessionConfig, tools: ToolSet) -> None:
+        """The config the next turn should start with (sent by its `ensure`)."""
+        self.wanted, self.tools = config, tools
 
     def cancel_in_background(self, response: ResponseStream | None) -> None:
         """Stop a response that nobody will read (a failed turn's), without waiting."""
@@ -234,13 +243,16 @@ class ConversationPool:
         endpoint: Callable[[], Endpoint],
         idle_timeout: float,
         listeners: Sequence[Callable[[ServerEvent], None]] = (),
+        on_open: Callable[[], None] | None = None,
     ) -> None:
-        """Keep what opening a session needs; `listeners` hear all sessions' events."""
+        """Keep what opening a session needs; `listeners` hear all sessions' events
+        and `on_open()` every session that opened."""
         self.hass = hass
         self.http = http
         self.endpoint = endpoint
         self.idle_timeout = idle_timeout
         self.listeners = listeners
+        self.on_open = on_open
         self.conversations: dict[str, Conversation] = {}
         self.open_sessions: set[RealtimeSession] = set()
         self._unlisten: dict[RealtimeSession, list[Callable[[], None]]] = {}
@@ -270,6 +282,8 @@ class ConversationPool:
         self._unlisten[session] = [
             session.add_listener(listener) for listener in self.listeners
         ]
+        if self.on_open is not None:
+            self.on_open()
 
     def forget(self, session: RealtimeSession) -> None:
         """Stop tracking a session that is already closed."""

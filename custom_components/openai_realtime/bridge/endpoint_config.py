@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
     import aiohttp
 
+OPENAI_HOST = "api.openai.com"
+AZURE_HOST_SUFFIXES = (".openai.azure.com", ".cognitiveservices.azure.com")
+
 
 def build_endpoint(data: Mapping[str, Any], model: str = DEFAULT_MODEL) -> Endpoint:
     """Return the websocket endpoint of an entry for `model`.
@@ -45,6 +48,24 @@ def build_endpoint(data: Mapping[str, Any], model: str = DEFAULT_MODEL) -> Endpo
     if dialect_for_model(model) == "beta":
         return openai_endpoint(api_key, model, base_url=base_url, dialect="beta")
     return openai_endpoint(api_key, model, base_url=base_url)
+
+
+def endpoint_provider(data: Mapping[str, Any]) -> str:
+    """Who serves the entry's endpoint, as its device's manufacturer says it.
+
+    OpenAI, Microsoft Azure, or the host (and port) of a compatible server: a
+    local emulator or server is not "OpenAI".
+    """
+    if data.get(CONF_ENDPOINT_KIND) == ENDPOINT_AZURE:
+        return "Microsoft Azure"
+    parts = urlsplit(str(data.get(CONF_BASE_URL) or OPENAI_BASE_URL))
+    host = (parts.hostname or "").lower()
+    if host == OPENAI_HOST:
+        return "OpenAI"
+    if host.endswith(AZURE_HOST_SUFFIXES):
+        return "Microsoft Azure"
+    # Never the user:password@ a URL may carry: device info is shown everywhere.
+    return f"{host}:{parts.port}" if parts.port else host
 
 
 def endpoint_host(endpoint: Endpoint) -> str:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import logging
+import re
 from typing import TYPE_CHECKING
 
-from homeassistant.helpers import llm
+from homeassistant.helpers import llm, template
 
 from .. import compat
 from ..const import DOMAIN
@@ -25,12 +26,43 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 
+# HA adds the clock to the prompt when no tool tells the time (chat-only setups).
+# Left in the instructions it changes every second: a session.update on every turn
+# and no cached prefix. It goes to the conversation as a system item instead.
+_CLOCK = re.compile(
+    r"^Current time is \d{1,2}:\d{2}(?::\d{2})?\. "
+    r"Today's date is \d{4}-\d{2}-\d{2}\.$",
+    re.MULTILINE,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class TurnLLMData:
-    """The instructions and tools of one turn, as the realtime session takes them."""
+    """One turn's instructions and tools, as the realtime session takes them, and
+    `context`: facts of this moment (the clock) to add before the user's input."""
 
     instructions: str
     tools: ToolSet
+    context: str = ""
+
+
+def split_volatile(prompt: str) -> tuple[str, str]:
+    """(the prompt without the clock line, the clock line or "")."""
+    found = _CLOCK.search(prompt)
+    if found is None:
+        return prompt, ""
+    start, end = found.span()
+    if prompt[end : end + 1] == "\n":
+        end += 1  # the line goes with its line break
+    return prompt[:start] + prompt[end:], found[0]
+
+
+def render_clock(hass: HomeAssistant) -> str:
+    """The clock line HA would put in the prompt now."""
+    rendered = template.Template(compat.CLOCK_PROMPT, hass).async_render(
+        parse_result=False
+    )
+    return str(rendered).strip()
 
 
 async def async_prepare_llm_data(
@@ -56,13 +88,15 @@ async def async_prepare_llm_data(
     if chat_log.llm_api is not None:
         instances = [chat_log.llm_api]
         if not compat.MERGES_APIS:
-            context = chat_log.llm_api.llm_context
+            llm_context = chat_log.llm_api.llm_context
             instances += [
-                await llm.async_get_api(hass, api_id, context) for api_id in api_ids[1:]
+                await llm.async_get_api(hass, api_id, llm_context)
+                for api_id in api_ids[1:]
             ]
         chat_log.llm_api = SafeAPIInstance.wrap(instances)
-    instructions = str(getattr(chat_log.content[0], "content", "") or "")
-    return TurnLLMData(instructions, ToolSet.from_api(chat_log.llm_api))
+    rendered = str(getattr(chat_log.content[0], "content", "") or "")
+    instructions, moment = split_volatile(rendered)
+    return TurnLLMData(instructions, ToolSet.from_api(chat_log.llm_api), moment)
 
 
 async def _usable_api_ids(

@@ -20,6 +20,7 @@ from homeassistant.helpers import intent
 from .. import compat
 from ..realtime import events as ev
 from ..realtime.errors import (
+    AccessDeniedError,
     AuthenticationError,
     BetaApiDisabledError,
     CannotConnectError,
@@ -76,6 +77,9 @@ class TurnRecord:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     usage: dict[str, int] = field(default_factory=dict)
     responses: int = 0
+    # The response being read now: a failed turn cancels it (the server may go on
+    # generating it and refuse the next turn's response as busy).
+    current: ResponseStream | None = None
 
     def add_tool_call(self, name: str, *, success: bool) -> None:
         """One tool call, named as HA names it and without its domain prefix."""
@@ -102,6 +106,12 @@ def error_for(err: Exception, host: str) -> TurnError:
 
     The log keeps the detail; the user never hears raw server text.
     """
+    if isinstance(err, AccessDeniedError):
+        return TurnError(
+            f"{host} refused this API key access to the realtime model. "
+            "Please see the repairs in Home Assistant's settings.",
+            reachable=False,
+        )
     if isinstance(err, AuthenticationError):
         return TurnError(
             f"{host} rejected the API key. Please re-enter it in the integration.",
@@ -152,6 +162,7 @@ async def async_run_rounds(
     """Stream responses into the ChatLog until one calls no tool."""
     for _round in range(MAX_TOOL_ROUNDS):
         record.responses += 1
+        record.current = stream
         invalid: list[tuple[FunctionCall, str]] = []
         deltas: Any = _deltas(stream, tools, invalid, on_audio)  # HA's TypedDicts
         async for content in chat_log.async_add_delta_content_stream(agent_id, deltas):
@@ -169,7 +180,9 @@ async def async_run_rounds(
         record.add_usage(stream.usage)
         if not stream.function_calls:
             return
-        stream = await session.create_response(modalities=modalities)
+        stream = await session.create_response(
+            modalities=modalities, cancel_active=True
+        )
         if on_response is not None:
             on_response(stream)
     raise TurnError("I stopped because the model kept calling tools without answering.")

@@ -1,8 +1,10 @@
 """What the platforms of one config entry share, and what closing the entry closes.
 
 `EntryRuntime` only holds the parts: the typed options, the conversations (one
-realtime session each), usage accounting, the agent's turn runner and the voice
-pipeline of the STT and TTS entities. Each part does its own job.
+realtime session each), usage accounting, the agent's turn runner, the voice
+pipeline of the STT and TTS entities and the endpoint's health. Each part does its
+own job; the runtime hands every opened session and every failure to the health
+and the repair issues.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from homeassistant.helpers import entity_registry as er
 
 from ..const import DOMAIN
 from ..options import EntryOptions
-from ..realtime.errors import AuthenticationError
+from ..realtime.errors import AccessDeniedError, AuthenticationError
+from . import issues
 from .browser_calls import BrowserCalls
 from .conversations import ConversationPool
-from .endpoint_config import build_endpoint
+from .endpoint_config import async_check_endpoint, build_endpoint, endpoint_host
+from .health import EndpointHealth
 from .turns import TurnRunner
 from .usage import UsageAccountant, model_prices
 from .voice_pipeline import VoicePipeline
@@ -43,12 +47,15 @@ class EntryRuntime:
         self.usage = UsageAccountant(
             hass, entry.entry_id, self.options.model, model_prices(self.options.prices)
         )
+        self.http = http
+        self.health = EndpointHealth(hass, self.host, self._async_probe)
         self.pool = ConversationPool(
             hass,
             http,
             self.endpoint,
             self.options.idle_timeout,
             listeners=[self.usage.async_on_event],
+            on_open=self.on_open,
         )
         self.turns = TurnRunner(
             hass, entry, self.options, self.pool, self.agent_entity_id, self.on_error
@@ -81,10 +88,37 @@ class EntryRuntime:
         """The websocket endpoint for the configured model."""
         return build_endpoint(self.entry.data, self.options.model)
 
+    def host(self) -> str:
+        """host:port of the endpoint, as users recognise it."""
+        return endpoint_host(self.endpoint())
+
+    def on_open(self) -> None:
+        """A realtime session opened: the endpoint works, with this key and model."""
+        self.health.opened()
+        issues.async_clear(
+            self.hass,
+            self.entry.entry_id,
+            issues.BETA_API_DISABLED,
+            issues.NO_REALTIME_ACCESS,
+        )
+
     def on_error(self, err: Exception) -> None:
-        """Every failure of a turn or a voice stage: a rejected key asks to re-auth."""
-        if isinstance(err, AuthenticationError):
+        """Every failure of a turn or a voice stage.
+
+        The entities follow the endpoint's health; what the user must fix becomes a
+        repair issue, and a rejected key asks to re-authenticate.
+        """
+        self.health.failed(err)
+        issues.async_report(self.hass, self.entry, err, self.options.model, self.host())
+        if isinstance(err, AuthenticationError) and not isinstance(
+            err, AccessDeniedError
+        ):
             self.entry.async_start_reauth(self.hass)
+
+    async def _async_probe(self) -> None:
+        """Open a session and close it (no response: nothing is billed)."""
+        await async_check_endpoint(self.http, self.entry.data, self.options.model)
+        self.on_open()
 
     def agent_entity_id(self) -> str | None:
         """The entity id of this entry's conversation agent, once it is registered."""
@@ -100,6 +134,7 @@ class EntryRuntime:
         if self._closed:
             return
         self._closed = True
+        await self.health.async_close()
         self.voice.close()
         self.browser.close()
         await self.pool.async_close()

@@ -8,6 +8,7 @@ into an error result the model can read instead of an exception that ends the tu
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 import json
 import re
@@ -40,13 +41,56 @@ def _wire_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def _parameters(tool: llm.Tool, serializer: Any) -> dict[str, Any]:
-    """JSON schema of a tool's parameters, as an object schema."""
-    schema = schema_to_openapi(tool.parameters, serializer)
-    if schema.get("type") != "object":
-        schema = {"type": "object", "properties": {}}
-    schema.setdefault("properties", {})
-    return schema
+class _SchemaCache:
+    """Converted tool schemas, reused across turns.
+
+    HA builds new tool objects for every turn and conversation, but their
+    parameter schemas are made of the same validator objects each time. Keyed by
+    those objects (held here, so their ids cannot be reused while cached), a
+    conversion runs once instead of on every turn: it was most of a turn's CPU
+    time with ~100 exposed entities. A schema that is not a plain mapping is
+    keyed by itself.
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[Any, ...], tuple[Any, dict[str, Any]]] = (
+            OrderedDict()
+        )
+
+    def parameters(self, tool: llm.Tool, serializer: Any) -> dict[str, Any]:
+        """JSON schema of a tool's parameters, as an object schema."""
+        held, key = _schema_key(tool.parameters, serializer)
+        if (entry := self._entries.get(key)) is not None:
+            self._entries.move_to_end(key)
+            return entry[1]
+        schema = schema_to_openapi(tool.parameters, serializer)
+        if schema.get("type") != "object":
+            schema = {"type": "object", "properties": {}}
+        schema.setdefault("properties", {})
+        self._entries[key] = (held, schema)
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return schema
+
+
+def _schema_key(parameters: Any, serializer: Any) -> tuple[Any, tuple[Any, ...]]:
+    """(objects to hold, key) for a schema: its validators' identities."""
+    fields = getattr(parameters, "schema", None)
+    if isinstance(fields, dict):
+        items = tuple(fields.items())
+        held: Any = (items, serializer)
+        key = (
+            type(parameters),
+            getattr(parameters, "extra", None),
+            id(serializer),
+            *((id(marker), id(value)) for marker, value in items),
+        )
+        return held, key
+    return (parameters, serializer), (id(parameters), id(serializer))
+
+
+_SCHEMAS = _SchemaCache()
 
 
 @dataclass
@@ -69,7 +113,9 @@ class ToolSet:
             description = (tool.description or tool.name)[:MAX_DESCRIPTION]
             tools.append(
                 FunctionTool(
-                    name, description, _parameters(tool, api.custom_serializer)
+                    name,
+                    description,
+                    _SCHEMAS.parameters(tool, api.custom_serializer),
                 )
             )
         return cls(tuple(tools), to_ha)

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from ..options import EntryOptions
     from ..realtime import events as ev
+    from ..realtime.session import ResponseStream
     from .conversations import Conversation, ConversationPool
     from .llm_data import TurnLLMData
     from .tools import ToolSet
@@ -43,11 +44,13 @@ _LOGGER = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class VoicePreparation:
-    """The ChatLog so far, and a session config when one had to be computed."""
+    """The ChatLog so far, and a session config when one had to be computed
+    (with `context`, this moment's facts for the session, when it has some)."""
 
     config: ev.SessionConfig | None
     tools: ToolSet | None
     contents: list[conversation.Content]
+    context: str = ""
 
 
 class TurnRunner:
@@ -104,10 +107,12 @@ class TurnRunner:
                         await self._answer_spoken(
                             turn, chat_log, agent_id, data, record
                         )
-                        # Follow-ups get this turn's full context (device, area).
-                        await conv.ensure(config, data.tools)
+                        # Follow-ups get this turn's full context (device, area),
+                        # sent when the next turn starts: not on this answer's path.
+                        conv.want(config, data.tools)
+                        conv.clock = bool(data.context)
                 except (RealtimeError, TimeoutError) as err:
-                    raise self._failed(conv, err) from err
+                    raise self._failed(conv, err, record.current) from err
                 finally:
                     conv.followed(len(chat_log.content))  # this turn is its own
                     conv.touch()
@@ -134,8 +139,11 @@ class TurnRunner:
         """Add what the session missed and the text; stream a text answer."""
         session = await conv.ensure(config, data.tools)
         await conv.follow(chat_log.content, len(chat_log.content) - 1)
+        conv.clock = bool(data.context)
+        if data.context:
+            await session.add_system_text(data.context)
         await session.add_user_text(text)
-        stream = await session.create_response(modalities=("text",))
+        stream = await session.create_response(modalities=("text",), cancel_active=True)
         await async_run_rounds(session, stream, chat_log, agent_id, data.tools, record)
 
     async def _answer_spoken(
@@ -164,21 +172,27 @@ class TurnRunner:
         )
 
     async def async_prepare_voice(
-        self, conversation_id: str, language: str, *, configure: bool
+        self,
+        conversation_id: str,
+        language: str,
+        device_id: str | None,
+        *,
+        configure: bool,
     ) -> VoicePreparation:
         """What a voice turn needs before the agent is called: the ChatLog so far
         and, for a conversation without a session config yet, that config.
 
         The config is computed through the conversation's ChatLog exactly as the
-        agent will, so tools and instructions are ready for the eager response.
-        The satellite's device is not known yet; the agent refreshes the config
-        with it after the turn.
+        agent will (with the satellite's device, when it is known), so tools and
+        instructions are ready for the eager response and the agent finds the
+        same config: no second session.update, and on HA 2026.11 HA keeps the
+        LLM API it built here for the agent's turn.
         """
         user_input = compat.conversation_input(
             text="",
             context=Context(),
             conversation_id=conversation_id,
-            device_id=None,
+            device_id=device_id,
             satellite_id=None,
             language=language,
             agent_id=self._agent_entity_id() or "",
@@ -192,7 +206,7 @@ class TurnRunner:
                 return VoicePreparation(None, None, contents)
             data = await self._llm_data(chat_log, user_input)
         return VoicePreparation(
-            self._session_config(data, language), data.tools, contents
+            self._session_config(data, language), data.tools, contents, data.context
         )
 
     async def _llm_data(
@@ -212,18 +226,20 @@ class TurnRunner:
             data.instructions, data.tools.tools, language
         )
 
-    def _failed(self, conv: Conversation, err: Exception) -> TurnError:
+    def _failed(
+        self, conv: Conversation, err: Exception, response: ResponseStream | None
+    ) -> TurnError:
         """Tidy up after a failure; the words for the user.
 
         A dropped session is forgotten (the next turn reopens it); a kept one has
-        its response cancelled, or the server refuses the next one as busy.
+        the turn's response cancelled, or the server refuses the next one as busy.
         """
         _LOGGER.warning("Realtime turn failed: %s", err)
         self._on_error(err)
         if isinstance(err, ConnectionLostError | TimeoutError):
             conv.drop()
         elif (session := conv.session) is not None and not session.closed:
-            conv.cancel_in_background(session.active_response)
+            conv.cancel_in_background(response or session.active_response)
         return error_for(err, endpoint_host(self.pool.endpoint()))
 
     def _result(

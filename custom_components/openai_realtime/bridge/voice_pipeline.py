@@ -14,17 +14,19 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import chat_session
+from homeassistant.helpers import chat_session, entity_registry as er
 from homeassistant.util.ulid import ulid_now
 
 from .. import compat
+from ..const import DOMAIN
 from ..realtime import events as ev
 from ..realtime.audio import AudioFormatError
 from ..realtime.errors import RealtimeError, ServerError, TranscriptionFailedError
 from ..realtime.read_aloud import READ_ALOUD_INSTRUCTIONS, read_aloud_input
 from .audio_in import SentAudio, async_stream_audio
-from .audio_out import wav_stream
-from .voice_turn import TurnState, VoiceTurn, current_voice_turn
+from .audio_out import SESSION_WAV, WavShape, wav_stream
+from .llm_data import render_clock
+from .voice_turn import TurnFailure, TurnState, VoiceTurn, current_voice_turn
 
 if TYPE_CHECKING:
     from collections.abc import (
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 TRANSCRIPT_TIMEOUT = 15.0
+SATELLITE_DOMAIN = "assist_satellite"
 READ_ALOUD_CONVERSATION = "tts"  # pool key prefix of the sessions that read aloud
 
 type PrepareVoice = Callable[..., Awaitable[VoicePreparation]]
@@ -140,13 +143,23 @@ class VoicePipeline:
         conv = self.pool.get(conversation_id)
         async with conv.lock:
             ready = await self._prepare(
-                conversation_id, language, configure=conv.config is None
+                conversation_id,
+                language,
+                listening_satellite(self.hass),
+                configure=conv.config is None and conv.wanted is None,
             )
-            config = conv.config or ready.config
+            config = conv.wanted or conv.config or ready.config
             assert config is not None
+            if ready.config is not None:
+                conv.clock = bool(ready.context)
             turn = await conv.start_voice_turn(config, ready.tools)
-            # Earlier turns the session missed go in before this turn's audio.
+            # Earlier turns the session missed, and the clock where no tool tells
+            # the time, go in before this turn's audio.
             await conv.follow(ready.contents, len(ready.contents))
+            if conv.clock:
+                await turn.session.add_system_text(
+                    ready.context or render_clock(self.hass)
+                )
         current_voice_turn.set(turn)  # seen by the agent and TTS of this run
         return conv, turn
 
@@ -160,7 +173,7 @@ class VoicePipeline:
         session = turn.session
         if not sent.has_speech:
             await session.clear_audio()
-            turn.abandon("no speech")
+            turn.no_speech(sent.ms)
             raise NoSpeechError(f"No speech in {sent.ms} ms of audio")
         if sent.server_item_id is not None:  # the server's turn detection committed
             commit: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -191,7 +204,7 @@ class VoicePipeline:
     # --- text to speech -------------------------------------------------------------
 
     async def async_speak(
-        self, message: AsyncIterable[str], voice: str
+        self, message: AsyncIterable[str], voice: str, shape: WavShape = SESSION_WAV
     ) -> AsyncGenerator[bytes]:
         """TTS: this run's answer audio, or the message read aloud, as WAV."""
         turn = current_voice_turn.get()
@@ -203,13 +216,13 @@ class VoicePipeline:
             failure = turn.failure
             if failure is not None and not failure.reachable and not turn.audio.size:
                 # Nothing can be said: fail the request, the satellite sounds an error.
-                raise HomeAssistantError(failure.speech)
-            return wav_stream(self._answer_audio(turn, voice))
+                raise _cannot_answer(failure)
+            return wav_stream(self._answer_audio(turn, voice), shape)
         if turn is not None and turn.awaiting_agent:
             # HA answered this turn itself (local intents): stop the model's answer.
             turn.abandon("answered without the agent")
         text = "".join([chunk async for chunk in message])
-        return wav_stream(self._read_aloud(text, voice))
+        return wav_stream(self._read_aloud(text, voice), shape)
 
     async def _answer_audio(self, turn: VoiceTurn, voice: str) -> AsyncIterator[bytes]:
         """The answer's audio as it arrives; after a failure, why, in words.
@@ -223,7 +236,7 @@ class VoicePipeline:
         if (failure := turn.failure) is None:
             return
         if not failure.reachable:
-            raise HomeAssistantError(failure.speech)
+            raise _cannot_answer(failure)
         async for chunk in self._read_aloud(failure.speech, voice):
             yield chunk
 
@@ -277,9 +290,37 @@ class VoicePipeline:
         turn.abandon("another agent answered")
 
 
+def _cannot_answer(failure: TurnFailure) -> HomeAssistantError:
+    """The TTS request's error when the failure can't be spoken (translated)."""
+    return HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key="turn_failed",
+        translation_placeholders={"reason": failure.speech},
+    )
+
+
 def _settle(future: asyncio.Future[str]) -> None:
     """Cancel a commit nobody will await, or mark its failure as seen."""
     if not future.done():
         future.cancel()
     elif not future.cancelled():
         future.exception()
+
+
+def listening_satellite(hass: HomeAssistant) -> str | None:
+    """The device of the satellite whose speech our STT stage is hearing.
+
+    HA does not tell an STT entity which device speaks; a satellite entity turns
+    "listening" just before its STT stage starts. When exactly one does, that is
+    it (its area then shapes the prompt from the first turn on); otherwise the
+    agent learns the device with its turn.
+    """
+    listening = [
+        state.entity_id
+        for state in hass.states.async_all(SATELLITE_DOMAIN)
+        if state.state == "listening"
+    ]
+    if len(listening) != 1:
+        return None
+    entry = er.async_get(hass).async_get(listening[0])
+    return entry.device_id if entry is not None else None

@@ -148,6 +148,9 @@ class VoiceTurn:
         self.item_id: str | None = None
         self.transcript: str | None = None
         self.response: ResponseStream | None = None  # the eager answer, if asked
+        self.responses: list[ResponseStream] = []  # every response of the answer
+        self.eager = False  # the answer was asked for at the commit
+        self.ended_why: str | None = None  # why it was abandoned or failed
         self.failure: TurnFailure | None = None
         self.audio = AudioBuffer()
         self.delivered = 0  # bytes of the answer handed to HA's TTS
@@ -210,15 +213,25 @@ class VoiceTurn:
     def _move(self, to: TurnState) -> None:
         if to not in _NEXT.get(self.state, frozenset()):
             raise TurnStateError(f"Voice turn cannot go from {self.state} to {to}")
-        _LOGGER.debug("Voice turn %s -> %s", self.state, to)
         self.state = to
+
+    def _track(self, response: ResponseStream | None) -> None:
+        if response is not None and response not in self.responses:
+            self.responses.append(response)
 
     def committed(self, response: ResponseStream | None, audio_ms: int) -> None:
         """The user's audio is committed; `response` is the eager answer, if asked."""
         self._move(TurnState.COMMITTED)
         self.speech_ended_at = time.monotonic()
         self.response = response
+        self.eager = response is not None
+        self._track(response)
         self.audio_ms = audio_ms
+
+    def no_speech(self, audio_ms: int) -> None:
+        """`audio_ms` of audio held no speech: nothing to answer."""
+        self.audio_ms = audio_ms
+        self.abandon("no speech")
 
     def heard(self, item_id: str, transcript: str) -> None:
         """The transcript arrived: wait (a bounded time) for our agent to claim it."""
@@ -238,6 +251,7 @@ class VoiceTurn:
         if self.state is not TurnState.ANSWERING:
             raise TurnStateError(f"Not answering: {self.state}")
         self.response = response
+        self._track(response)
 
     def handed_over(self, num_bytes: int) -> None:
         """Our TTS stage gave HA `num_bytes` more of the answer's audio."""
@@ -249,12 +263,13 @@ class VoiceTurn:
         """The answer is complete."""
         self._move(TurnState.DONE)
         self.audio.finish()
+        self._log_end()
 
     def fail(self, failure: TurnFailure) -> None:
         """The turn broke: the user hears `failure.speech` after any audio so far."""
         if self.over:
             return
-        _LOGGER.debug("Voice turn failed while %s: %s", self.state, failure.speech)
+        self.ended_why = f"failed while {self.state}: {failure.speech}"
         self.state = TurnState.FAILED
         self.failure = failure
         self._end()
@@ -263,13 +278,43 @@ class VoiceTurn:
         """Nothing to answer, or HA answered without us: stop paying for the answer."""
         if self.state not in _ABANDONABLE:
             return
-        _LOGGER.debug("Voice turn abandoned while %s: %s", self.state, why)
+        self.ended_why = f"abandoned while {self.state}: {why}"
         self.state = TurnState.ABANDONED
         self._end()
+
+    def _log_end(self) -> None:
+        """One debug line per turn, when it ends: what a satellite problem needs.
+
+        Session reused or opened, eager or not, seconds of speech, commit to the
+        first audio delta on the wire, and the response ids to find on the server.
+        """
+        if not _LOGGER.isEnabledFor(logging.DEBUG):
+            return
+        first_audio = min(
+            (r.first_audio_at for r in self.responses if r.first_audio_at is not None),
+            default=None,
+        )
+        if first_audio is not None and self.speech_ended_at is not None:
+            latency = f"{(first_audio - self.speech_ended_at) * 1000:.0f} ms"
+        else:
+            latency = "none"
+        _LOGGER.debug(
+            "Voice turn of conversation %s %s: session %s, %s, %.2f s of audio, "
+            "commit -> first audio delta %s, responses %s",
+            self.conversation_id,
+            self.ended_why or self.state,
+            "reused" if self.reused else "opened",
+            "eager" if self.eager else "not eager",
+            self.audio_ms / 1000,
+            latency,
+            ", ".join(r.response_id or "(not started)" for r in self.responses)
+            or "none",
+        )
 
     def _end(self) -> None:
         self._stop_timer()
         self.audio.finish()
+        self._log_end()
         response = self.response
         if response is not None and not response.finished and not self.session.closed:
             self._cancelling = asyncio.get_running_loop().create_task(

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 SESSION_RATE = 24000
-SUPPORTED_RATES = (8000, 16000, 22050, 24000, 44100, 48000)
+SUPPORTED_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
 TAPS_PER_PHASE = 16  # filter length per polyphase branch (x decimation): quality vs CPU
 
 Int16Array = npt.NDArray[np.int16]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from .errors import (
+    AccessDeniedError,
     AuthenticationError,
     BetaApiDisabledError,
     CannotConnectError,
@@ -216,7 +217,11 @@ def _stop_heartbeat(ws: aiohttp.ClientWebSocketResponse) -> None:
 
 
 def _handshake_error(status: int, message: str) -> Exception:
-    if status in (401, 403):
+    if status == 403:
+        return AccessDeniedError(
+            "The endpoint refused this API key access to the Realtime API (HTTP 403)"
+        )
+    if status == 401:
         return AuthenticationError(f"The endpoint rejected the API key (HTTP {status})")
     if status == 429:
         return RateLimitedError("The endpoint is rate limiting requests (HTTP 429)")
@@ -238,6 +243,8 @@ def error_event_to_exception(event: ErrorEvent) -> RealtimeError:
     """Map a server `error` event to the typed exception callers branch on."""
     if event.code in _AUTH_CODES:
         return AuthenticationError(event.message)
+    if event.code == "model_not_found":
+        return AccessDeniedError(event.message)
     if event.code == "beta_api_shape_disabled":
         return BetaApiDisabledError(_beta_hint(event.message))
     if event.code == "session_expired":

@@ -36,6 +36,15 @@ class AuthenticationError(RealtimeError):
     """The endpoint rejected the credentials (HTTP 401/403, invalid_api_key)."""
 
 
+class AccessDeniedError(AuthenticationError):
+    """The key is known but may not use the Realtime API or the model.
+
+    HTTP 403 at the handshake, or `model_not_found` ("does not exist or you do not
+    have access to it") once the session opened. A new key with access, or
+    another model, fixes it; the key itself was not rejected.
+    """
+
+
 class RateLimitedError(RealtimeError):
     """The endpoint answered 429: too many requests or out of quota."""
 

@@ -241,9 +241,19 @@ def input_audio_clear() -> JsonDict:
 
 def user_text_item(text: str, item_id: str | None = None) -> JsonDict:
     """A user message with text (same shape in both dialects)."""
+    return _input_text_item("user", text, item_id)
+
+
+def system_text_item(text: str, item_id: str | None = None) -> JsonDict:
+    """A system message with text: context for the next response, appended to the
+    conversation instead of changing the session's instructions."""
+    return _input_text_item("system", text, item_id)
+
+
+def _input_text_item(role: str, text: str, item_id: str | None) -> JsonDict:
     item: JsonDict = {
         "type": "message",
-        "role": "user",
+        "role": role,
         "content": [{"type": "input_text", "text": text}],
     }
     if item_id:

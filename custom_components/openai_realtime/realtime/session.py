@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 import itertools
 import logging
 import secrets
+import time
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import events as ev
@@ -110,6 +111,8 @@ class ResponseStream:
         # The server's last word on the response (also when it failed).
         self.done: ev.ResponseDone | None = None
         self.function_calls: list[FunctionCall] = []
+        # When its first audio delta arrived (time.monotonic()), if any did.
+        self.first_audio_at: float | None = None
         self._queue: asyncio.Queue[ResponseEvent | BaseException] = asyncio.Queue()
         self._text: list[str] = []
         self._finished = False
@@ -129,6 +132,9 @@ class ResponseStream:
             return
         if isinstance(event, ev.TextDelta | ev.TranscriptDelta):
             self._text.append(event.delta)
+        elif isinstance(event, ev.AudioDelta):
+            if self.first_audio_at is None:
+                self.first_audio_at = time.monotonic()
         elif isinstance(event, FunctionCall):
             if any(
                 (c.call_id, c.item_id) == (event.call_id, event.item_id)
@@ -388,6 +394,15 @@ class RealtimeSession:
         item_id = self._new_item_id()
         await self._send(ev.item_create(ev.user_text_item(text, item_id)))
         self._remember(HistoryEntry("user", text=text, item_id=item_id))
+        return item_id
+
+    async def add_system_text(self, text: str) -> str:
+        """Add a system message (context for the next response); return its id.
+
+        Unlike a change of instructions, an appended item keeps the cached prefix.
+        """
+        item_id = self._new_item_id()
+        await self._send(ev.item_create(ev.system_text_item(text, item_id)))
         return item_id
 
     async def send_function_result(self, call_id: str, output: str) -> str:
