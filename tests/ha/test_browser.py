@@ -634,13 +634,170 @@ async def test_the_option_sets_who_may_talk(
     hass: HomeAssistant, config_entry: MockConfigEntry
 ) -> None:
     """The options flow stores "any user"; the entry then serves non-admins."""
-    from .test_config_flow import _options_input
+    from .forms import submission
 
     result = await hass.config_entries.options.async_init(config_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], submission(result, **{CONF_BROWSER_ACCESS: "users"})
+    )
     await hass.config_entries.options.async_configure(
-        result["flow_id"], _options_input() | {CONF_BROWSER_ACCESS: "users"}
+        result["flow_id"], submission(result)
     )
     await hass.async_block_till_done()
     assert config_entry.options[CONF_BROWSER_ACCESS] == "users"
     runtime = hass.config_entries.async_get_entry(config_entry.entry_id).runtime_data
     assert runtime.options.browser_access == "users"
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(401, "auth_failed"), (429, "rate_limited"), (503, "cannot_connect")],
+)
+@pytest.mark.usefixtures("house")
+async def test_a_refused_key_request_is_told_in_words(
+    hass: HomeAssistant,
+    emulator: RealtimeEmulator,
+    config_entry: MockConfigEntry,
+    card_for: Any,
+    status: int,
+    code: str,
+) -> None:
+    """The endpoint refuses to mint: the card gets a code and words; a rejected
+    API key asks the user for a new one (re-authentication)."""
+    emulator.options.client_secret_status = status
+    card = await card_for(GROUP_ID_ADMIN)
+    reply = await card.command(type=f"{DOMAIN}/browser/start")
+    assert reply["error"]["code"] == code
+    assert reply["error"]["message"]
+    await hass.async_block_till_done()
+    reauth = [
+        flow
+        for flow in hass.config_entries.flow.async_progress()
+        if flow["context"].get("source") == "reauth"
+    ]
+    assert bool(reauth) == (status == 401)
+
+
+@pytest.mark.usefixtures("house")
+async def test_an_unknown_entry_or_call(hass: HomeAssistant, card_for: Any) -> None:
+    """A card pointed at an entry that is not set up, or a call that ended."""
+    card = await card_for(GROUP_ID_ADMIN)
+    reply = await card.command(type=f"{DOMAIN}/browser/start", entry_id="nope")
+    assert reply["error"]["code"] == "not_found"
+    reply = await card.command(
+        type=f"{DOMAIN}/browser/tool",
+        handle="gone",
+        call_id="call_1",
+        name="HassTurnOff",
+        arguments="{}",
+    )
+    assert reply["error"]["code"] == "not_found"
+
+
+@pytest.mark.usefixtures("house")
+async def test_bad_arguments_and_retries_of_a_tool_call(
+    hass: HomeAssistant, card_for: Any
+) -> None:
+    """Arguments that are not a JSON object are an error for the model; the same
+    call asked twice runs once; a turn may end with calls and no answer."""
+    card = await card_for(GROUP_ID_ADMIN)
+    started = await card.start()
+    off = _wire_name(started, "HassTurnOff")
+
+    async def call(call_id: str, arguments: str) -> Any:
+        reply = await card.command(
+            type=f"{DOMAIN}/browser/tool",
+            handle=started["handle"],
+            call_id=call_id,
+            name=off,
+            arguments=arguments,
+        )
+        return json.loads(reply["result"]["output"])
+
+    bad = await call("call_bad", "[1, 2]")
+    assert "JSON object" in bad["error_text"]
+    first = await call("call_off", json.dumps({"name": "kitchen lights"}))
+    hass.states.async_set(KITCHEN, "on")  # if it ran again, it would switch off
+    assert await call("call_off", json.dumps({"name": "kitchen lights"})) == first
+    assert hass.states.get(KITCHEN).state == "on"
+    reply = await card.command(
+        type=f"{DOMAIN}/browser/turn",
+        handle=started["handle"],
+        user_text="turn off the kitchen lights",
+        parts=[
+            {"type": "function_call", "call_id": "call_bad"},
+            {"type": "function_call", "call_id": "call_off"},
+            {"type": "function_call", "call_id": "call_never_ran"},
+        ],
+    )
+    assert reply["success"], reply
+    with (
+        get_chat_session(hass, reply["result"]["conversation_id"]) as session,
+        conversation.async_get_chat_log(hass, session) as chat_log,
+    ):
+        kinds = [type(c).__name__ for c in chat_log.content]
+        calls = next(c for c in chat_log.content if getattr(c, "tool_calls", None))
+    assert kinds[-4:] == [
+        "UserContent",
+        "AssistantContent",
+        "ToolResultContent",
+        "ToolResultContent",
+    ]
+    assert [t.id for t in calls.tool_calls] == ["call_bad", "call_off"]
+
+
+@pytest.mark.entry_options({CONF_LLM_HASS_API: []})
+@pytest.mark.usefixtures("house")
+async def test_an_entry_without_tools(hass: HomeAssistant, card_for: Any) -> None:
+    """Chat only: no tools in the session, and a call by name is refused."""
+    card = await card_for(GROUP_ID_ADMIN)
+    started = await card.start()
+    assert started["tools"] == []
+    output = await card.tool(started["handle"], "HassTurnOff", name="kitchen lights")
+    assert "No tools" in output["error_text"]
+
+
+@pytest.mark.entry_options({"prompt": "{{ broken"})
+@pytest.mark.usefixtures("house")
+async def test_a_prompt_that_does_not_render(
+    hass: HomeAssistant, card_for: Any
+) -> None:
+    """The instructions template fails: the card is told, nothing is minted."""
+    card = await card_for(GROUP_ID_ADMIN)
+    reply = await card.command(type=f"{DOMAIN}/browser/start")
+    assert reply["error"]["code"] == "llm_api"
+
+
+@pytest.mark.usefixtures("house")
+async def test_old_calls_are_forgotten(hass: HomeAssistant, card_for: Any) -> None:
+    """Only the most recent calls are kept per entry."""
+    card = await card_for(GROUP_ID_ADMIN)
+    with (
+        patch("custom_components.openai_realtime.bridge.browser_calls.MAX_CALLS", 1),
+        patch(
+            "custom_components.openai_realtime.bridge.browser_calls.MAX_TOOL_RESULTS", 1
+        ),
+    ):
+        first = await card.start()
+        second = await card.start()
+        await card.tool(second["handle"], _wire_name(second, "HassTurnOn"), name="x")
+        await card.tool(second["handle"], _wire_name(second, "HassTurnOn"), name="y")
+    reply = await card.command(
+        type=f"{DOMAIN}/browser/turn", handle=first["handle"], user_text="hi"
+    )
+    assert reply["error"]["code"] == "not_found"
+    runtime = hass.config_entries.async_entries(DOMAIN)[0].runtime_data
+    assert len(runtime.browser.calls[second["handle"]].results) == 1
+
+
+def test_the_browser_turn_detection_follows_the_entry() -> None:
+    """Semantic VAD stays semantic; otherwise server VAD with the entry's values,
+    answering and interruptible either way."""
+    from custom_components.openai_realtime.options import EntryOptions
+
+    semantic = EntryOptions(turn_detection="semantic_vad", vad_eagerness="low")
+    detection = semantic.browser_turn_detection()
+    assert (detection.type, detection.eagerness) == ("semantic_vad", "low")
+    assert detection.create_response and detection.interrupt_response
+    server = EntryOptions(vad_silence_duration_ms=700).browser_turn_detection()
+    assert (server.type, server.silence_duration_ms) == ("server_vad", 700)

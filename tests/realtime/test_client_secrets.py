@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -115,4 +116,75 @@ async def test_failures_are_typed(
     assert refused.value.param == "session.audio.output.voice"
     await emu.stop()
     with pytest.raises(CannotConnectError):
+        await create_client_secret(http, good, CONFIG)
+
+
+async def test_a_server_that_answers_nonsense(http: aiohttp.ClientSession) -> None:
+    """Not JSON, no key in the answer, or no answer in time: typed errors."""
+    from aiohttp import web
+
+    from custom_components.openai_realtime.realtime.endpoint import Endpoint
+    from custom_components.openai_realtime.realtime.errors import ProtocolError
+
+    hang = asyncio.Event()
+
+    async def not_json(_request: web.Request) -> web.Response:
+        return web.Response(text="<html>", content_type="text/html")
+
+    async def no_value(_request: web.Request) -> web.Response:
+        return web.json_response({"expires_at": 1})
+
+    async def silent(_request: web.Request) -> web.Response:
+        await hang.wait()
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/a/realtime/client_secrets", not_json)
+    app.router.add_post("/b/realtime/client_secrets", no_value)
+    app.router.add_post("/c/realtime/client_secrets", silent)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with pytest.raises(ProtocolError):
+            await create_client_secret(
+                http, openai_endpoint(KEY, "m", base_url=f"{base}/a"), CONFIG
+            )
+        with pytest.raises(ProtocolError):
+            await create_client_secret(
+                http, openai_endpoint(KEY, "m", base_url=f"{base}/b"), CONFIG
+            )
+        with pytest.raises(CannotConnectError):
+            await create_client_secret(
+                http,
+                openai_endpoint(KEY, "m", base_url=f"{base}/c"),
+                CONFIG,
+                timeout=0.2,
+            )
+        with pytest.raises(BrowserPathUnavailableError):
+            await create_client_secret(
+                http, Endpoint(f"ws://127.0.0.1:{port}/v1/realtime", {}), CONFIG
+            )
+    finally:
+        hang.set()
+        await runner.cleanup()
+
+
+async def test_a_server_error_is_transient(
+    emu: RealtimeEmulator, http: aiohttp.ClientSession
+) -> None:
+    """HTTP 5xx: CannotConnectError with its status (try again later); 429: rate
+    limited."""
+    from custom_components.openai_realtime.realtime.errors import RateLimitedError
+
+    good = openai_endpoint(KEY, "gpt-realtime", base_url=emu.base_url)
+    emu.options.client_secret_status = 503
+    with pytest.raises(CannotConnectError) as failed:
+        await create_client_secret(http, good, CONFIG)
+    assert failed.value.status == 503 and failed.value.transient
+    emu.options.client_secret_status = 429
+    with pytest.raises(RateLimitedError):
         await create_client_secret(http, good, CONFIG)
