@@ -5,6 +5,8 @@
 Modules, by concern:
 
 * server.py: HTTP routes, keys, handshake → `RealtimeEmulator`
+* client_secrets.py, webrtc.py: the browser path (ephemeral keys; WebRTC calls
+  with their data channel, microphone and voice tracks)
 * options.py: the knobs → `EmulatorOptions`
 * connection.py: one websocket's session, dispatching client events →
   `EmulatorConnection`

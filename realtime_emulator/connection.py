@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import json
 import math
 import time
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import validate_beta, validate_ga
 from .checks import event_fields
@@ -35,10 +35,8 @@ from .transport import Transport
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from aiohttp import web
-
-    from .options import EmulatorOptions
-    from .turns import Brain
+    from .options import EmulatorHost
+    from .transport import PlayedAudio, Socket
 
 CLIENT_EVENTS = [
     "session.update",
@@ -57,18 +55,6 @@ CLIENT_EVENTS = [
 MAX_EVENT_ID = 512
 
 
-class EmulatorHost(Protocol):
-    """What a connection reads from the server that accepted it."""
-
-    @property
-    def options(self) -> EmulatorOptions:
-        """The knobs (tests change them while connections run)."""
-
-    @property
-    def brain(self) -> Brain:
-        """The model's brain (tests swap it while connections run)."""
-
-
 @dataclass(frozen=True, slots=True)
 class DialectRules:
     """A dialect's validation of `session.update` and `response.create`."""
@@ -84,21 +70,28 @@ RULES: dict[Dialect, DialectRules] = {
 
 
 class EmulatorConnection:
-    """The server side of one realtime websocket: a session's state and handlers."""
+    """The server side of one realtime socket: a session's state and handlers.
+
+    A websocket session, or (with `played` set) a WebRTC call's: its client
+    events come over the data channel, its input audio from the call's track,
+    and its voice goes to the call's audio track.
+    """
 
     def __init__(
         self,
         host: EmulatorHost,
-        ws: web.WebSocketResponse,
-        request: web.Request,
+        ws: Socket,
+        abort: Callable[[], None],
         dialect: Dialect,
         model: str,
+        played: PlayedAudio | None = None,
     ) -> None:
         """A new session with the dialect's defaults."""
         self.host = host
         self.dialect = dialect
         self.model = model
-        self.transport = Transport(ws, request, lambda: self.host.options)
+        self.played = played
+        self.transport = Transport(ws, abort, lambda: self.host.options)
         self.id = new_id("sess_")
         expires = math.ceil(time.time() + host.options.session_max_duration)
         self.config = default_session(dialect, model, self.id, expires)
@@ -114,6 +107,8 @@ class EmulatorConnection:
             lambda: self.host.brain,
             lambda: self.view,
             self.conversation_id,
+            audio_out=played.play if played is not None else None,
+            on_done=played.response_done if played is not None else None,
         )
 
     # --- what tests and benchmarks read ----------------------------------------------
@@ -266,8 +261,14 @@ class EmulatorConnection:
 
     async def _append(self, event: Json) -> None:
         event_fields(event, {"audio"})
+        await self.append_audio(
+            decode_audio(str(event.get("audio", "")), self.view.input_format)
+        )
+
+    async def append_audio(self, data: bytes) -> None:
+        """Input audio as PCM16 at the session's input rate (an append event's, or
+        a WebRTC call's microphone track)."""
         view = self.view
-        data = decode_audio(str(event.get("audio", "")), view.input_format)
         found = self.buffer.append(
             data,
             view.input_rate,
@@ -284,10 +285,13 @@ class EmulatorConnection:
                         "item_id": vad.item_id,
                     }
                 )
-                if td.get("interrupt_response", True) and (
-                    active := self.responder.active
-                ):
-                    active.cancel("turn_detected")
+                if td.get("interrupt_response", True):
+                    if active := self.responder.active:
+                        active.cancel("turn_detected")
+                    if self.played is not None:
+                        # WebRTC: the server stops the voice and truncates what
+                        # the user did not hear.
+                        await self.played.interrupt()
                 continue
             await self.send(
                 {
@@ -319,6 +323,10 @@ class EmulatorConnection:
         await self.send({"type": "input_audio_buffer.cleared"})
 
     async def _output_clear(self, event: Json) -> None:
+        if self.played is not None:
+            event_fields(event, set())
+            await self.played.interrupt()
+            return
         raise ProtocolError(
             "output_audio_buffer.clear is only supported for WebRTC and SIP.",
             "invalid_value",

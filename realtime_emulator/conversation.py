@@ -177,6 +177,17 @@ class Conversation:
                 "invalid_value",
                 "audio_end_ms",
             )
+        await self._truncate(item, end_ms)
+
+    async def truncate_played(self, item_id: str, played_ms: int) -> None:
+        """WebRTC: the server truncates an interrupted answer where playback was."""
+        item = self.find(item_id)
+        if item is None:
+            return  # not in the conversation (an out-of-band response's)
+        length_ms = 1000 * float(item.get("_out_audio_seconds", 0.0))
+        await self._truncate(item, max(0, min(played_ms, int(length_ms))))
+
+    async def _truncate(self, item: Json, end_ms: int) -> None:
         item["_out_audio_seconds"] = end_ms / 1000
         for part in item.get("content", []):
             if "transcript" in part:

@@ -4,6 +4,8 @@ What the demo runs. Its whole grammar (case and punctuation ignored, a trailing
 "please"/"now" dropped, "the/my/a/an" dropped before a device):
 
     hello | hi | hey                                  → a greeting
+    tell me a [long] story                            → STORY (a long answer, ~16 s
+                                                        of speech: for barge-in)
     turn|switch on DEVICES  /  turn|switch DEVICES on → HassTurnOn {name}
     turn|switch off DEVICES /  turn|switch DEVICES off→ HassTurnOff {name}
     set|dim DEVICE [brightness] to N %|percent        → HassLightSet {name, brightness}
@@ -45,6 +47,14 @@ from .turns import (
 )
 
 GREETING = "Hello! How can I help with your home?"
+STORY = (
+    "Once upon a time, in a small house at the edge of a quiet town, there lived a "
+    "lamp that could not sleep. Every night it listened to the kettle humming, the "
+    "clock ticking and the wind knocking at the window. One winter evening the "
+    "heating stopped, and the lamp glowed a little warmer to keep the cat cozy "
+    "until morning. From then on, everyone in the house said goodnight to the lamp "
+    "before they went to bed, and it finally slept."
+)
 _ARTICLES = re.compile(r"^(the|my|a|an)\s+")
 _PLEASE = re.compile(r"\s*(please|now)$")
 _IT = {"it", "that", "this one"}
@@ -182,6 +192,8 @@ class HouseBrain:
             return [Say(self._after(said, results))]
         if said in ("hello", "hi", "hey"):
             return [Say(GREETING)]
+        if re.fullmatch(r"tell me a (?:long )?story", said):
+            return [Say(STORY)]
         command = _PLEASE.sub("", said)
         for pattern, tool, build in COMMANDS:
             if match := pattern.match(command):

@@ -9,6 +9,7 @@ generation makes; a real model makes its audio faster than it is spoken) and
 Failures: `handshake_status` (e.g. 429, 500, 503 at the upgrade: a 5xx server),
 `silent_after_handshake` (the websocket opens, `session.created` never comes),
 `beta_disabled` (a beta handshake is answered the way OpenAI has since 2026-05-12),
+`client_secret_status` (e.g. 404: a compatible server without ephemeral keys),
 `keys_without_access` (valid keys whose project may not use the Realtime API or the
 model: answered as `access_denied_as` says, "http_403" at the handshake or
 "model_not_found" as the session's first event, then the socket closes),
@@ -54,7 +55,10 @@ blocks, and only once it reaches `cache_min_tokens` (the real server: 128 and 10
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from .turns import Brain
 
 
 @dataclass
@@ -78,6 +82,8 @@ class EmulatorOptions:
     # Accepted keys without Realtime access (they must pass `api_keys` too).
     keys_without_access: set[str] = field(default_factory=set)
     access_denied_as: Literal["http_403", "model_not_found"] = "http_403"
+    # e.g. 404: a server without the browser path (POST /realtime/client_secrets)
+    client_secret_status: int | None = None
     vad_threshold_dbfs: float = -60.0  # threshold 0 → this; 1 → 0 dBFS
     received_limit: int = 100_000  # recorded client events per connection
     defer_response_created: bool = False
@@ -89,3 +95,15 @@ class EmulatorOptions:
     context_window_tokens: int = 32000
     cache_block_tokens: int = 64
     cache_min_tokens: int = 0
+
+
+class EmulatorHost(Protocol):
+    """What a connection reads from the server that accepted it."""
+
+    @property
+    def options(self) -> EmulatorOptions:
+        """The knobs (tests change them while connections run)."""
+
+    @property
+    def brain(self) -> Brain:
+        """The model's brain (tests swap it while connections run)."""

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from .session_config import Dialect, SessionView
 
 Send = Callable[[Json], Awaitable[None]]
+# (response id, item id, 24 kHz PCM16): where a WebRTC call's voice goes.
+AudioOut = Callable[[str, str, bytes], None]
 
 _NAMES = {
     "ga": {
@@ -100,18 +102,26 @@ class OutputStreamer:
         options: Callable[[], EmulatorOptions],
         view: Callable[[], SessionView],
         on_output: Callable[[Response], Awaitable[None]],
+        audio_out: AudioOut | None = None,
     ) -> None:
-        """Wire the streamer to the connection's pieces (`options()`: the knobs now)."""
+        """Wire the streamer to the connection's pieces (`options()`: the knobs now).
+
+        With `audio_out` (WebRTC) the voice goes there, not into delta events.
+        """
         self.dialect = dialect
         self.send = send
         self.conversation = conversation
         self._options = options
         self.view = view
         self.on_output = on_output
+        self.audio_out = audio_out
         self.names = _NAMES[dialect]
 
     async def _delta(self, response: Response, event: Json) -> None:
         await self.send(event)
+        await self._first(response)
+
+    async def _first(self, response: Response) -> None:
         if not response.has_output:
             response.has_output = True
             await self.on_output(response)
@@ -231,10 +241,15 @@ class OutputStreamer:
                 break
             piece = audio[n * chunk : (n + 1) * chunk]
             sent_bytes += len(piece)
-            delta = base64.b64encode(self._wire_audio(piece)).decode()
-            await self._delta(
-                response, {"type": self.names["audio_delta"], **ids, "delta": delta}
-            )
+            if self.audio_out is not None:
+                self.audio_out(response.id, str(ids["item_id"]), piece)
+                await self._first(response)
+            else:
+                delta = base64.b64encode(self._wire_audio(piece)).decode()
+                await self._delta(
+                    response,
+                    {"type": self.names["audio_delta"], **ids, "delta": delta},
+                )
             # Transcript keeps pace with the audio: words up to this point.
             due = math.ceil(len(parts) * (n + 1) / total)
             while len(said.split()) < due and len(said) < len(text):

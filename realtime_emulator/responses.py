@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import Json, ProtocolError
 from .items import brain_item, wire_item
-from .output_stream import OutputStreamer, Response
+from .output_stream import AudioOut, OutputStreamer, Response
 from .session_config import view_truncation
 from .turns import Brain, CallTool, Output, Say, TurnContext
 from .usage import PromptCache, input_units, item_units, text_tokens, usage
@@ -48,8 +48,14 @@ class Responder:
         brain: Callable[[], Brain],
         view: Callable[[], SessionView],
         conversation_id: str,
+        audio_out: AudioOut | None = None,
+        on_done: Callable[[str], None] | None = None,
     ) -> None:
-        """Wire the responder to its connection (`options` and `brain` read live)."""
+        """Wire the responder to its connection (`options` and `brain` read live).
+
+        `audio_out` takes the voice instead of audio delta events (a WebRTC call's
+        track); `on_done` hears each response's id once its `response.done` is out.
+        """
         self.dialect = dialect
         self.send = send
         self.spawn = spawn
@@ -62,8 +68,9 @@ class Responder:
         self.audio_started = False  # assistant audio was produced: the voice is fixed
         self.cache = PromptCache()
         self._output_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._on_done = on_done
         self.streamer = OutputStreamer(
-            dialect, send, conversation, options, view, self._first_output
+            dialect, send, conversation, options, view, self._first_output, audio_out
         )
 
     @property
@@ -288,6 +295,8 @@ class Responder:
                 "response": self._object(response, status, usage_obj),
             }
         )
+        if self._on_done is not None:
+            self._on_done(response.id)
         if self._rate_limits_at("after_done"):
             await self.send({"type": "rate_limits.updated", "rate_limits": RATE_LIMITS})
 

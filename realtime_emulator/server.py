@@ -1,7 +1,9 @@
-"""A local Realtime API server: aiohttp websocket, GA and beta dialects.
+"""A local Realtime API server: aiohttp websocket, GA and beta dialects, and WebRTC.
 
 `RealtimeEmulator` serves `/v1/realtime` (OpenAI), `/openai/v1/realtime` and
-`/openai/realtime` (Azure GA and preview), `/v1/models` and `/health`. It checks
+`/openai/realtime` (Azure GA and preview), `/v1/models` and `/health`, and the GA
+browser path (webrtc.py): `/v1/realtime/client_secrets` and `/v1/realtime/calls`
+(and their Azure `/openai/v1/...` twins), with CORS as a browser needs. It checks
 the key, picks the dialect and model from the handshake, and hands each websocket
 to an `EmulatorConnection` (connection.py), passing itself only as the
 `EmulatorHost` the connection reads its knobs and brain from. Knobs live in
@@ -17,21 +19,51 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from . import validate_ga
+from .client_secrets import ClientSecrets, error_text
 from .connection import EmulatorConnection
+from .errors import ProtocolError
 from .house_brain import HouseBrain
 from .options import EmulatorOptions
 from .session_config import MODELS, Dialect
+from .webrtc import WebRTCCall, restrict_ice
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from .turns import Brain
 
 __all__ = ["EmulatorOptions", "RealtimeEmulator"]
 
 _LOGGER = logging.getLogger(__name__)
+
+
+_CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, api-key",
+    "Access-Control-Expose-Headers": "Location",
+    "Access-Control-Max-Age": "600",
+}
+
+
+@web.middleware
+async def _cors(
+    request: web.Request,
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> web.StreamResponse:
+    """Browsers call the REST routes from another origin (a Home Assistant page)."""
+    if request.method == "OPTIONS":
+        return web.Response(status=204, headers=_CORS)
+    response = await handler(request)
+    if not isinstance(response, web.WebSocketResponse):
+        response.headers.update(_CORS)
+    return response
 
 
 def _error_body(
@@ -51,13 +83,23 @@ class RealtimeEmulator:
         """Configure; `start()` binds the port."""
         self.options = options or EmulatorOptions()
         self.brain: Brain = brain or HouseBrain()
-        # One connection per websocket ever accepted, in order (closed ones stay).
+        # One connection per websocket or WebRTC call ever accepted, in order
+        # (closed ones stay).
         self.sessions: list[EmulatorConnection] = []
+        self.calls: dict[str, WebRTCCall] = {}
+        # Seconds added to the wall clock for client secrets' expiry (tests).
+        self.clock_offset = 0.0
+        self.webrtc = False  # whether aiortc is installed (calls are possible)
+        self.secrets = ClientSecrets(self.now)
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self.host = "127.0.0.1"
         self.port = 0
         self._new_session = asyncio.Condition()
+
+    def now(self) -> float:
+        """The server's wall clock (client secrets expire by it)."""
+        return time.time() + self.clock_offset
 
     @property
     def url(self) -> str:
@@ -76,10 +118,17 @@ class RealtimeEmulator:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Listen on host:port (0 = any free port)."""
-        app = web.Application()
+        app = web.Application(middlewares=[_cors])
         app.router.add_get("/v1/realtime", self._realtime)
         app.router.add_get("/openai/v1/realtime", self._realtime)
         app.router.add_get("/openai/realtime", self._realtime)
+        for prefix in ("/v1", "/openai/v1"):
+            app.router.add_post(f"{prefix}/realtime/client_secrets", self._secret)
+            app.router.add_post(f"{prefix}/realtime/calls", self._call)
+            app.router.add_post(
+                f"{prefix}/realtime/calls/{{call_id}}/hangup", self._hangup
+            )
+            app.router.add_route("OPTIONS", f"{prefix}/realtime/{{tail:.*}}", self._ok)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/health", self._health)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
@@ -89,9 +138,11 @@ class RealtimeEmulator:
         server = self._site._server  # noqa: SLF001 - the bound port is only there
         sockets = getattr(server, "sockets", None) or []
         self.host, self.port = host, int(sockets[0].getsockname()[1])
+        self.webrtc = restrict_ice(host)
 
     async def stop(self) -> None:
-        """Close every session and the listener; leaves no task behind."""
+        """Close every call, session and the listener; leaves no task behind."""
+        await asyncio.gather(*(call.closed() for call in self.calls.values()))
         await asyncio.gather(
             *(s.close(1001, "server shutting down") for s in self.sessions)
         )
@@ -134,6 +185,112 @@ class RealtimeEmulator:
                 ),
             )
         return None
+
+    async def _ok(self, request: web.Request) -> web.Response:
+        return web.Response(status=204)
+
+    async def _secret(self, request: web.Request) -> web.Response:
+        """`POST /v1/realtime/client_secrets`: an ephemeral key for a session."""
+        if (denied := self._authorised(request)) is not None:
+            return denied
+        if (status := self.options.client_secret_status) is not None:
+            return web.Response(
+                status=status,
+                content_type="application/json",
+                text=_error_body(f"Emulated HTTP {status}", "not_found"),
+            )
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        try:
+            minted = self.secrets.mint(body)
+        except ProtocolError as err:
+            return web.Response(
+                status=400, content_type="application/json", text=error_text(err)
+            )
+        return web.json_response(minted)
+
+    async def _call(self, request: web.Request) -> web.Response:
+        """`POST /v1/realtime/calls`: SDP offer in, SDP answer out (201)."""
+        if not self.webrtc:
+            return web.Response(
+                status=501,
+                content_type="application/json",
+                text=_error_body(
+                    "WebRTC calls need aiortc (pip install -r requirements_test.txt).",
+                    "not_implemented",
+                ),
+            )
+        key = self._key(request)
+        secret = self.secrets.find(key)
+        if secret is None:
+            expired = self.secrets.is_ephemeral(key)
+            return web.Response(
+                status=401,
+                content_type="application/json",
+                text=_error_body(
+                    "The ephemeral key has expired."
+                    if expired
+                    else "A call needs an ephemeral key from "
+                    "/v1/realtime/client_secrets.",
+                    "invalid_api_key",
+                ),
+            )
+        if request.content_type != "application/sdp":
+            return web.Response(
+                status=400,
+                content_type="application/json",
+                text=_error_body(
+                    "Send the SDP offer as the body, Content-Type: application/sdp.",
+                    "invalid_request",
+                ),
+            )
+        offer = await request.text()
+        call = WebRTCCall(
+            lambda call: EmulatorConnection(
+                self, call.socket, call.hang_up, "ga", secret.model, played=call
+            )
+        )
+        connection = call.connection
+        connection.config = validate_ga.session_update(
+            secret.session, connection.config, False, secret.model
+        )
+        try:
+            answer = await call.answer(offer)
+        except ValueError as err:
+            await call.closed()
+            return web.Response(
+                status=400,
+                content_type="application/json",
+                text=_error_body(f"Invalid SDP offer: {err}", "invalid_offer"),
+            )
+        self.calls[call.id] = call
+        self.sessions.append(connection)
+        async with self._new_session:
+            self._new_session.notify_all()
+        call.start()
+        return web.Response(
+            status=201,
+            content_type="application/sdp",
+            text=answer,
+            headers={"Location": f"/v1/realtime/calls/{call.id}"},
+        )
+
+    async def _hangup(self, request: web.Request) -> web.Response:
+        """`POST /v1/realtime/calls/{call_id}/hangup`."""
+        key = self._key(request)
+        if self.secrets.find(key) is None and self._authorised(request) is not None:
+            return web.Response(status=401)
+        call = self.calls.get(request.match_info["call_id"])
+        if call is None:
+            return web.Response(
+                status=404,
+                content_type="application/json",
+                text=_error_body("Call not found.", "not_found"),
+            )
+        await call.closed()
+        return web.Response(status=200)
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "sessions": len(self.sessions)})
@@ -198,7 +355,12 @@ class RealtimeEmulator:
             protocols=("realtime",), max_msg_size=0, heartbeat=None, autoping=True
         )
         await ws.prepare(request)
-        session = EmulatorConnection(self, ws, request, dialect, model)
+
+        def abort() -> None:
+            if (transport := request.transport) is not None:
+                transport.abort()
+
+        session = EmulatorConnection(self, ws, abort, dialect, model)
         self.sessions.append(session)
         async with self._new_session:
             self._new_session.notify_all()

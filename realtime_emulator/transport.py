@@ -13,31 +13,63 @@ import asyncio
 import contextlib
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .ids import new_id
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine
-
-    from aiohttp import web
+    from collections.abc import AsyncIterator, Callable, Coroutine
 
     from .errors import Json, ProtocolError
     from .options import EmulatorOptions
 
 
+class Socket(Protocol):
+    """What a connection needs of its socket: aiohttp's server websocket, or a
+    WebRTC call's data channel (webrtc.py)."""
+
+    @property
+    def closed(self) -> bool:
+        """Whether the socket is closed."""
+
+    async def send_str(self, data: str) -> None:
+        """Send one text frame."""
+
+    async def close(self, *, code: int = ..., message: bytes = ...) -> bool:
+        """Close the socket."""
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        """The frames that arrive, until the socket closes."""
+
+
+class PlayedAudio(Protocol):
+    """A WebRTC call's output audio (webrtc.py): the model's voice goes to the
+    call's audio track instead of `response.output_audio.delta` events, and the
+    server knows what was played."""
+
+    def play(self, response_id: str, item_id: str, pcm: bytes) -> None:
+        """Queue 24 kHz PCM16 of an assistant item for playback."""
+
+    def response_done(self, response_id: str) -> None:
+        """No more audio will come for this response."""
+
+    async def interrupt(self) -> None:
+        """Clear the output buffer; truncate what was not played."""
+
+
 class Transport:
-    """Sends and records the events of one websocket; owns its background tasks."""
+    """Sends and records the events of one socket; owns its background tasks."""
 
     def __init__(
         self,
-        ws: web.WebSocketResponse,
-        request: web.Request,
+        ws: Socket,
+        abort: Callable[[], None],
         options: Callable[[], EmulatorOptions],
     ) -> None:
-        """Wrap an accepted websocket; `options()` gives the current knobs."""
+        """Wrap an accepted socket; `abort()` cuts its connection without a close
+        frame; `options()` gives the current knobs."""
         self.ws = ws
-        self.request = request
+        self._abort = abort
         self._options = options
         self.sent: list[Json] = []
         self.received: list[Json] = []
@@ -105,8 +137,7 @@ class Transport:
     async def drop(self) -> None:
         """Abort the TCP connection without a close frame (a network failure)."""
         self.closed = True
-        if (transport := self.request.transport) is not None:
-            transport.abort()
+        self._abort()
         for task in list(self._tasks):
             if task is not asyncio.current_task():
                 task.cancel()

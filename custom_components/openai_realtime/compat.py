@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
     from homeassistant.components.conversation import ChatLog, ConversationInput
-    from homeassistant.core import HomeAssistant
+    from homeassistant.core import Context, HomeAssistant
 
 
 # --- tool schemas -------------------------------------------------------------------
@@ -71,6 +71,13 @@ def tool_result_outcome(content: conversation.ToolResultContent) -> tuple[Any, b
         return result.data, bool(result.error)
     data = content.tool_result
     return data, isinstance(data, dict) and "error" in data
+
+
+def tool_call_outcome(result: Any) -> tuple[Any, bool]:
+    """What `APIInstance.async_call_tool` returned: its data, and whether it failed."""
+    if _TOOL_RESULT_HAS_RESULT and hasattr(result, "data"):
+        return result.data, bool(getattr(result, "error", False))
+    return result, isinstance(result, dict) and "error" in result
 
 
 def intent_response_of(data: Any) -> Any | None:
@@ -140,15 +147,16 @@ _SESSION_TAKES_CONTEXT = (
 
 
 def get_chat_session(
-    hass: HomeAssistant, conversation_id: str
+    hass: HomeAssistant, conversation_id: str | None, context: Context | None = None
 ) -> AbstractContextManager[chat_session.ChatSession]:
-    """Open a conversation's chat session on behalf of no user.
+    """Open a conversation's chat session on behalf of `context`'s user (None: of
+    no user, as a satellite does; a None id starts a new conversation).
 
-    HA 2026.11 gives sessions owners and reports a call without `context`; we act
-    for the satellite, which passes None. Drop with minimum >= 2026.11.
+    HA 2026.11 gives sessions owners (another user's context raises Unauthorized)
+    and reports a call without `context`. Drop with minimum >= 2026.11.
     """
     get_session: Any = chat_session.async_get_chat_session  # signature differs
-    kwargs = {"context": None} if _SESSION_TAKES_CONTEXT else {}
+    kwargs = {"context": context} if _SESSION_TAKES_CONTEXT else {}
     session: AbstractContextManager[chat_session.ChatSession] = get_session(
         hass, conversation_id, **kwargs
     )
@@ -178,6 +186,21 @@ def conversation_result(
     return conversation.ConversationResult(
         response=response, conversation_id=conversation_id, **kwargs
     )
+
+
+# --- the browser card's module -----------------------------------------------------
+async def async_register_static_path(hass: HomeAssistant, url: str, path: str) -> None:
+    """Serve one file (HA 2024.7+ registers static paths in the event loop)."""
+    from homeassistant.components.http import StaticPathConfig
+
+    await hass.http.async_register_static_paths([StaticPathConfig(url, path, True)])
+
+
+def add_extra_module_url(hass: HomeAssistant, url: str) -> None:
+    """Load an ES module on every frontend page (what cards need to be defined)."""
+    from homeassistant.components import frontend
+
+    frontend.add_extra_js_url(hass, url)
 
 
 # --- config entries -----------------------------------------------------------------

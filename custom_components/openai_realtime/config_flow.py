@@ -35,11 +35,13 @@ import voluptuous as vol
 from . import compat
 from .bridge.endpoint_config import async_check_endpoint, build_endpoint
 from .const import (
+    BROWSER_ACCESS,
     CONF_API_KEY,
     CONF_AZURE_API_VERSION,
     CONF_AZURE_DEPLOYMENT,
     CONF_AZURE_RESOURCE,
     CONF_BASE_URL,
+    CONF_BROWSER_ACCESS,
     CONF_EAGER_RESPONSE,
     CONF_ENDPOINT_KIND,
     CONF_IDLE_TIMEOUT,
@@ -498,6 +500,9 @@ class OpenAIRealtimeOptionsFlow(compat.OptionsFlowBase):
                 vol.Required(
                     CONF_IDLE_TIMEOUT, default=current[CONF_IDLE_TIMEOUT]
                 ): _number(10, 3600, 1, "s"),
+                vol.Required(
+                    CONF_BROWSER_ACCESS, default=current[CONF_BROWSER_ACCESS]
+                ): _select(BROWSER_ACCESS, translation_key=CONF_BROWSER_ACCESS),
             }
         )
 

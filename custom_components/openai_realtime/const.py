@@ -41,6 +41,12 @@ CONF_TRANSCRIPTION_MODEL: Final = "transcription_model"
 CONF_IDLE_TIMEOUT: Final = "idle_timeout"
 CONF_EAGER_RESPONSE: Final = "eager_response"
 CONF_PRICES: Final = "prices"
+CONF_BROWSER_ACCESS: Final = "browser_access"
+
+# Who may talk through the browser card (WebRTC): admins only, or any user.
+BROWSER_ACCESS_ADMINS: Final = "admins"
+BROWSER_ACCESS_USERS: Final = "users"
+BROWSER_ACCESS: Final = [BROWSER_ACCESS_ADMINS, BROWSER_ACCESS_USERS]
 
 TURN_DETECTION_SERVER_VAD: Final = "server_vad"
 TURN_DETECTION_SEMANTIC_VAD: Final = "semantic_vad"

@@ -23,6 +23,7 @@ from .bridge.endpoint_config import (
 )
 from .bridge.runtime import EntryRuntime
 from .bridge.usage import async_remove_usage
+from .browser import async_setup_browser
 from .const import DOMAIN
 from .options import EntryOptions
 from .realtime.errors import (
@@ -83,6 +84,7 @@ async def async_setup_entry(
 
     runtime = EntryRuntime(hass, entry, http)
     await runtime.async_start()
+    await async_setup_browser(hass)
     entry.runtime_data = runtime
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     if not compat.OPTIONS_FLOW_RELOADS:

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from .const import (
+    BROWSER_ACCESS_ADMINS,
+    CONF_BROWSER_ACCESS,
     CONF_EAGER_RESPONSE,
     CONF_IDLE_TIMEOUT,
     CONF_LLM_HASS_API,
@@ -72,6 +74,8 @@ class EntryOptions:
     eager_response: bool = True
     # USD per 1M tokens, per model, as entered; defaults for known models elsewhere.
     prices: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    # Who may use the browser card (WebRTC): "admins" or "users" (any user).
+    browser_access: str = BROWSER_ACCESS_ADMINS
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> EntryOptions:
@@ -107,6 +111,7 @@ class EntryOptions:
             idle_timeout=float(get(CONF_IDLE_TIMEOUT, default.idle_timeout)),
             eager_response=bool(get(CONF_EAGER_RESPONSE, default.eager_response)),
             prices=entered_prices(options.get(CONF_PRICES) or {}),
+            browser_access=str(get(CONF_BROWSER_ACCESS, default.browser_access)),
         )
 
     def as_mapping(self) -> dict[str, Any]:
@@ -149,6 +154,24 @@ class EntryOptions:
                 interrupt_response=False,
             )
         return None
+
+    def browser_turn_detection(self) -> ev.TurnDetection:
+        """Turn detection of the browser card's calls: always on, hands-free.
+
+        The server ends each turn, answers it, and stops the answer when the user
+        talks over it; the kind and settings are the entry's (server VAD when the
+        entry leaves turns to the pipeline).
+        """
+        if self.turn_detection == TURN_DETECTION_SEMANTIC_VAD:
+            return ev.TurnDetection(
+                "semantic_vad", eagerness=cast("Eagerness", self.vad_eagerness)
+            )
+        return ev.TurnDetection(
+            "server_vad",
+            threshold=self.vad_threshold,
+            prefix_padding_ms=self.vad_prefix_padding_ms,
+            silence_duration_ms=self.vad_silence_duration_ms,
+        )
 
     def session_config(
         self,

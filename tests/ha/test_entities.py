@@ -91,7 +91,7 @@ async def test_every_entity_has_an_icon(
     """HA's icon loader finds an icon for every entity's translation key."""
     icons = (await async_get_icons(hass, "entity", integrations=[DOMAIN]))[DOMAIN]
     entries = _ours(hass, setup_integration)
-    assert len(entries) == 3 + len(SENSORS)
+    assert len(entries) == 4 + len(SENSORS)  # agent, STT, TTS, Turn event
     for entry in entries:
         assert entry.translation_key in icons[entry.domain], entry.entity_id
         assert icons[entry.domain][entry.translation_key]["default"].startswith("mdi:")

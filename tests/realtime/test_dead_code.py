@@ -12,7 +12,15 @@ ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = ROOT / "custom_components" / "openai_realtime" / "realtime"
 # Where the library's users live: the integration, the emulator, tests, tools.
 USERS = ("custom_components", "realtime_emulator", "tests", "bench", "tools", "scripts")
-MODULES = ("events", "session", "connection", "errors", "backoff", "endpoint")
+MODULES = (
+    "events",
+    "session",
+    "connection",
+    "errors",
+    "backoff",
+    "endpoint",
+    "client_secrets",
+)
 
 
 def _sources() -> dict[Path, str]:

@@ -17,6 +17,7 @@ from ..const import DOMAIN
 from ..options import EntryOptions
 from ..realtime.errors import AccessDeniedError, AuthenticationError
 from . import issues
+from .browser_calls import BrowserCalls
 from .conversations import ConversationPool
 from .endpoint_config import async_check_endpoint, build_endpoint, endpoint_host
 from .health import EndpointHealth
@@ -66,6 +67,16 @@ class EntryRuntime:
             self.turns.async_prepare_voice,
             self.agent_entity_id,
             self.on_error,
+        )
+        self.browser = BrowserCalls(
+            hass,
+            entry.entry_id,
+            self.options,
+            http,
+            self.endpoint,
+            self.usage,
+            self.agent_entity_id,
+            self.turns.report,
         )
         self._closed = False
 
@@ -126,5 +137,6 @@ class EntryRuntime:
         self._closed = True
         await self.health.async_close()
         self.voice.close()
+        self.browser.close()
         await self.pool.async_close()
         await self.usage.async_close()  # after the pool: its last responses count

@@ -14,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components import conversation
-from homeassistant.core import Context
+from homeassistant.core import Context, callback
 from homeassistant.helpers import intent
 
 from .. import compat
@@ -56,7 +56,7 @@ class TurnReport:
     tool_calls: list[dict[str, Any]]
     usage: dict[str, int]
     responses: int
-    error: str | None
+    error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The event data (a copy)."""
@@ -331,8 +331,12 @@ class TurnRunner:
             responses=record.responses,
             error=error,
         )
-        self.hass.bus.async_fire(
-            EVENT_TURN, report.as_dict(), context=user_input.context
-        )
+        self.report(report, user_input.context)
+
+    @callback
+    def report(self, report: TurnReport, context: Context) -> None:
+        """Tell automations about a finished turn (typed, spoken or in the
+        browser card): the bus event, then the event entity."""
+        self.hass.bus.async_fire(EVENT_TURN, report.as_dict(), context=context)
         for listener in list(self._listeners):
             listener(report)

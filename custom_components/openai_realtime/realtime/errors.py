@@ -53,6 +53,10 @@ class BetaApiDisabledError(RealtimeError):
     """The server no longer serves the beta dialect (OpenAI since 2026-05-12)."""
 
 
+class BrowserPathUnavailableError(RealtimeError):
+    """The endpoint cannot mint client secrets for a browser's WebRTC call."""
+
+
 class ConnectionLostError(RealtimeError):
     """The websocket closed or broke while the session was in use."""
 
