@@ -70,10 +70,12 @@ async def test_transitions_out_of_order_are_bugs(steps: list[str]) -> None:
     await turn.close()
 
 
-async def test_unclaimed_turn_is_abandoned_and_its_answer_cancelled(
+async def test_an_unclaimed_answer_is_withdrawn_and_the_turn_stays_claimable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """HA answered without our agent: the claim window ends the turn, unbilled."""
+    """No agent within the claim window: the eager answer is cancelled (unbilled)
+    and leaves the conversation, but the turn waits on: HA may still be matching
+    its own intents, and a late agent answers with a new response."""
     monkeypatch.setattr(voice_turn, "CLAIM_WINDOW", 0.01)
     turn, session = _turn()
     response = await session.create_response()
@@ -81,9 +83,32 @@ async def test_unclaimed_turn_is_abandoned_and_its_answer_cancelled(
     turn.heard("item_1", "what time is it")
     async with asyncio.timeout(5):
         await session.cancel_seen.wait()
+    await turn.settle()
+    assert session.cancelled == [response]
+    assert turn.state is TurnState.HEARD and turn.awaiting_agent
+    assert turn.answers("conv-1", "what time is it")
+    assert turn.claim() is None  # the agent asks for a new answer
+    turn.done()
+    await turn.close()
+    assert session.cancelled == [response]  # nothing more to cancel
+
+
+async def test_an_unclaimed_turn_ends_when_ha_answers_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HA answered without our agent (its TTS stage or chat log says so): the
+    turn ends; a withdrawn answer is not cancelled twice."""
+    monkeypatch.setattr(voice_turn, "CLAIM_WINDOW", 0.01)
+    turn, session = _turn()
+    response = await session.create_response()
+    turn.committed(response, 500)
+    turn.heard("item_1", "what time is it")
+    async with asyncio.timeout(5):
+        await session.cancel_seen.wait()
+    turn.abandon("answered without the agent")
+    await turn.close()
     assert turn.state is TurnState.ABANDONED and turn.audio.finished
     assert session.cancelled == [response]
-    await turn.close()
 
 
 async def test_an_abandoned_answer_leaves_the_conversation() -> None:

@@ -9,6 +9,7 @@ with our STT, agent and TTS against the emulator: `start_conversation`,
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+import logging
 from typing import Any
 
 from homeassistant.components import assist_pipeline, assist_satellite, conversation
@@ -53,6 +54,12 @@ HAS_ASK_QUESTION = hasattr(
 HAS_CONTINUE = "continue_conversation" in {
     f.name for f in fields(conversation.ConversationResult)
 }
+
+
+@pytest.fixture(autouse=True)
+def _debug_log(caplog: pytest.LogCaptureFixture) -> None:
+    """A failing test shows each voice turn's end and why (one debug line each)."""
+    caplog.set_level(logging.DEBUG, logger="custom_components.openai_realtime")
 
 
 def _conversation_session(emulator: RealtimeEmulator) -> Any:

@@ -26,6 +26,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 import custom_components.openai_realtime  # noqa: F401
 from custom_components.openai_realtime.bridge import voice_turn
+from custom_components.openai_realtime.bridge.turns import TurnRunner
 from custom_components.openai_realtime.diagnostics import (
     async_get_config_entry_diagnostics,
 )
@@ -152,6 +153,46 @@ async def test_prefer_local_cancels_the_response(
     await wire.wait_for(lambda: bool(done()), "response.done of the eager answer")
     assert any(e["type"] == "response.cancel" for e in conversation.received)
     assert [e["response"]["status"] for e in done()] == ["cancelled"]
+
+
+@pytest.mark.usefixtures("voice_house")
+async def test_an_agent_that_comes_late_still_answers_by_voice(
+    hass: HomeAssistant, emulator: RealtimeEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HA may match its own intents for seconds before it calls our agent (prefer
+    local, a slow machine, many entities): the claim window withdraws the eager
+    answer, and the agent that comes after it still answers the spoken turn in
+    the model's voice, with the user's words in the session once."""
+    monkeypatch.setattr(voice_turn, "CLAIM_WINDOW", 0.01)
+    withdrawn = asyncio.Event()
+    unclaimed = voice_turn.VoiceTurn._unclaimed
+    handle = TurnRunner.async_handle
+
+    def spy(self: voice_turn.VoiceTurn) -> None:
+        unclaimed(self)
+        withdrawn.set()
+
+    async def late_agent(self: TurnRunner, *args: Any, **kwargs: Any) -> Any:
+        await withdrawn.wait()  # the agent comes after the claim window
+        return await handle(self, *args, **kwargs)
+
+    with (
+        patch.object(voice_turn.VoiceTurn, "_unclaimed", spy),
+        patch.object(TurnRunner, "async_handle", late_agent),
+    ):
+        events = await _run(hass, _spoken("hello"))
+    assert await tts_audio(hass, events) == answer(events).lower()
+    conversation = next(
+        session
+        for session in emulator.sessions
+        if any(e["type"] == "input_audio_buffer.append" for e in session.received)
+    )
+    roles = [i["role"] for i in conversation.items if i["type"] == "message"]
+    assert roles.count("user") == 1
+    # The withdrawn eager answer left the conversation; the late one is spoken.
+    assert roles.count("assistant") == 1
+    creates = [e for e in conversation.received if e["type"] == "response.create"]
+    assert [c["response"]["output_modalities"] for c in creates] == [["audio"]] * 2
 
 
 def _sent_anywhere(emulator: RealtimeEmulator, kind: str) -> list[dict[str, Any]]:

@@ -191,6 +191,7 @@ class TurnRunner:
         """
         stream = turn.claim()
         if stream is None:
+            await turn.settle()  # an eager answer withdrawn while HA matched intents
             if not turn.session.closed:
                 await conv.ensure(config, data.tools)
             stream = await turn.session.create_response(modalities=("audio",))

@@ -42,8 +42,11 @@ current_voice_turn: ContextVar[VoiceTurn | None] = ContextVar(
     "openai_realtime_voice_turn", default=None
 )
 
-# The pipeline calls the agent right after STT returns; if no agent has claimed the
-# turn by then, HA answered it some other way and the response is cancelled.
+# The pipeline calls the agent right after STT returns, or after HA's own intent
+# matching ("prefer handling commands locally"), which takes seconds on a slow
+# machine with many entities. If no agent has claimed the turn by then, its eager
+# answer is cancelled (not billed further); the turn stays claimable, and an agent
+# that comes later answers with a new response.
 CLAIM_WINDOW = 5.0
 # A cancelled response ends within a round trip; an abandoned answer's items are
 # deleted once it has (the next turn of the conversation waits for that).
@@ -162,7 +165,7 @@ class VoiceTurn:
         self.speech_ended_at: float | None = None
         self.audio_ms = 0
         self._claim_timer: asyncio.TimerHandle | None = None
-        self._cancelling: asyncio.Task[None] | None = None
+        self._cancels: list[asyncio.Task[None]] = []  # close() waits for them
 
     # --- questions ------------------------------------------------------------------
 
@@ -323,10 +326,15 @@ class VoiceTurn:
             return
         withdraw = self.state is TurnState.ABANDONED
         if withdraw or not response.finished:
-            self._cancelling = asyncio.get_running_loop().create_task(
+            self._start_cancel(response, withdraw=withdraw)
+
+    def _start_cancel(self, response: ResponseStream, *, withdraw: bool) -> None:
+        self._cancels.append(
+            asyncio.get_running_loop().create_task(
                 self._cancel(response, withdraw=withdraw),
                 name="openai_realtime cancel voice answer",
             )
+        )
 
     async def _cancel(self, response: ResponseStream, *, withdraw: bool) -> None:
         """Stop the answer. An abandoned turn's answer was never heard: what it
@@ -347,7 +355,16 @@ class VoiceTurn:
 
     def _unclaimed(self) -> None:
         self._claim_timer = None
-        self.abandon("no agent claimed it")
+        response, self.response = self.response, None
+        if response is None or self.session.closed:
+            return
+        _LOGGER.debug(
+            "No agent claimed the voice turn of conversation %s within %.0f s: "
+            "its eager answer is withdrawn",
+            self.conversation_id,
+            CLAIM_WINDOW,
+        )
+        self._start_cancel(response, withdraw=True)
 
     def _stop_timer(self) -> None:
         if self._claim_timer is not None:
@@ -358,8 +375,13 @@ class VoiceTurn:
         """End the turn (the conversation closes) and wait for its cancel, if any."""
         if not self.over:
             self.fail(TurnFailure("The conversation was closed.", reachable=False))
-        if self._cancelling is not None:
-            await self._cancelling
+        await self.settle()
+
+    async def settle(self) -> None:
+        """Until the answers this turn cancelled are over: the server takes a new
+        response only when none is active."""
+        for cancel in list(self._cancels):
+            await cancel
 
 
 def _norm(text: str) -> str:
