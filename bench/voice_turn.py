@@ -27,7 +27,7 @@ from pathlib import Path
 import statistics
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if __name__ == "__main__":
     # Run through pytest, so Home Assistant comes up exactly as in the tests
@@ -193,8 +193,8 @@ async def test_voice_turn_bench(
     first_audio: list[float] = []
     original = runtime_module.wav_stream
 
-    async def timed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        async for index, chunk in _enumerate(original(chunks)):
+    async def timed(chunks: AsyncIterator[bytes], *shape: Any) -> AsyncIterator[bytes]:
+        async for index, chunk in _enumerate(original(chunks, *shape)):
             if index == 1:  # the first audio after the WAV header
                 first_audio.append(time.perf_counter())
             yield chunk
