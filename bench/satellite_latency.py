@@ -71,10 +71,10 @@ from homeassistant.components.homeassistant.exposed_entities import (  # noqa: E
 from homeassistant.core import Context, HomeAssistant  # noqa: E402
 from homeassistant.helpers import entity_registry as er  # noqa: E402
 from homeassistant.setup import async_setup_component  # noqa: E402
-import imageio_ffmpeg  # noqa: E402
 import pytest  # noqa: E402
 from pytest_homeassistant_custom_component.common import MockConfigEntry  # noqa: E402
 
+from bench.ha_setup import async_setup_ffmpeg  # noqa: E402
 import custom_components.openai_realtime  # noqa: E402, F401
 from custom_components.openai_realtime.config_flow import DEFAULT_OPTIONS  # noqa: E402
 from realtime_emulator import EmulatorOptions, RealtimeEmulator, speech  # noqa: E402
@@ -293,9 +293,7 @@ async def test_satellite_latency(
     await emulator.start()
     try:
         assert await async_setup_component(hass, "homeassistant", {})
-        assert await async_setup_component(
-            hass, "ffmpeg", {"ffmpeg": {"ffmpeg_bin": imageio_ffmpeg.get_ffmpeg_exe()}}
-        )
+        await async_setup_ffmpeg(hass)
         exposed = await _house(hass)
         assert await async_setup_component(hass, "assist_pipeline", {})
         entry = MockConfigEntry(

@@ -75,6 +75,7 @@ from homeassistant.setup import async_setup_component  # noqa: E402
 import pytest  # noqa: E402
 from pytest_homeassistant_custom_component.common import MockConfigEntry  # noqa: E402
 
+from bench.ha_setup import async_setup_ffmpeg  # noqa: E402
 import custom_components.openai_realtime  # noqa: E402, F401
 from custom_components.openai_realtime.bridge import tools, voice_turn  # noqa: E402
 from custom_components.openai_realtime.config_flow import DEFAULT_OPTIONS  # noqa: E402
@@ -358,6 +359,7 @@ async def test_scale(hass: HomeAssistant, enable_custom_integrations: None) -> N
     try:
         await _wait_for_emulator()
         assert await async_setup_component(hass, "homeassistant", {})
+        await async_setup_ffmpeg(hass)
         demo = MockConfigEntry(domain="demo")
         demo.add_to_hass(hass)
         assert await hass.config_entries.async_setup(demo.entry_id)

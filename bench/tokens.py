@@ -62,6 +62,7 @@ from homeassistant.setup import async_setup_component  # noqa: E402
 import pytest  # noqa: E402
 from pytest_homeassistant_custom_component.common import MockConfigEntry  # noqa: E402
 
+from bench.ha_setup import async_setup_ffmpeg  # noqa: E402
 import custom_components.openai_realtime  # noqa: E402, F401
 from custom_components.openai_realtime.config_flow import DEFAULT_OPTIONS  # noqa: E402
 from custom_components.openai_realtime.const import CONF_LLM_HASS_API  # noqa: E402
@@ -183,6 +184,7 @@ async def test_tokens(
     table: list[tuple[int, str, list[tuple[int, float, int]]]] = []
     try:
         assert await async_setup_component(hass, "homeassistant", {})
+        await async_setup_ffmpeg(hass)
         assert await async_setup_component(hass, "assist_pipeline", {})
         satellite_entry = MockConfigEntry(domain="bench")
         satellite_entry.add_to_hass(hass)
