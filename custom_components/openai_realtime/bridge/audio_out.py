@@ -111,9 +111,10 @@ def _shaped(pcm16: bytes, shape: WavShape) -> bytes:
     samples = pcm16_to_array(pcm16)
     if shape.channels == 2:
         samples = np.repeat(samples, 2)
+    # tobytes() already copies into new bytes: no second copy per chunk.
     if shape.sample_bytes == 2:
-        return bytes(samples.astype("<i2", copy=False).tobytes())
+        return samples.astype("<i2", copy=False).tobytes()
     if shape.sample_bytes == 4:
-        return bytes((samples.astype("<i4") << 16).tobytes())
+        return (samples.astype("<i4") << 16).tobytes()
     # 8-bit WAV is unsigned, centred on 128.
-    return bytes(((samples.astype(np.int32) >> 8) + 128).astype(np.uint8).tobytes())
+    return ((samples.astype(np.int32) >> 8) + 128).astype(np.uint8).tobytes()
