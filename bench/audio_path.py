@@ -51,13 +51,12 @@ def _chunks(data: bytes, size: int) -> list[bytes]:
 
 
 def send_ours(chunks: list[bytes]) -> None:
-    """Frame, resample 16k -> 24k, base64, JSON."""
+    """Frame, resample 16k -> 24k, base64, JSON frame."""
     framer = audio.FrameChunker(audio.bytes_for_ms(FRAME_MS, 16000))
     resampler = audio.StreamResampler(16000, 24000)
     for chunk in chunks:
         for frame in framer.push(chunk):
-            payload = base64.b64encode(resampler.process(frame)).decode("ascii")
-            json.dumps({"type": "input_audio_buffer.append", "audio": payload})
+            events.input_audio_append_frame(resampler.process(frame), "evt_x_1")
 
 
 def receive_ours(events: list[str]) -> None:
@@ -105,11 +104,11 @@ def receive_baseline(events: list[str]) -> None:
 
 
 class _WireOnly:
-    """The session's part of sending audio, without a socket: the event and its
-    JSON frame, as RealtimeConnection.send builds them."""
+    """The session's part of sending audio, without a socket: the event's JSON
+    frame, as RealtimeConnection.send_audio builds it."""
 
     async def append_audio(self, frame: bytes) -> None:
-        json.dumps(events.input_audio_append(frame), separators=(",", ":"))
+        events.input_audio_append_frame(frame, "evt_x_1")
 
     def add_listener(self, _listener: object) -> Callable[[], None]:
         return lambda: None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from dataclasses import replace
 import json
 from typing import Any
@@ -394,6 +395,18 @@ def test_parser_normalises_dialects() -> None:
         }
     )
     assert usage is not None and usage.total_tokens == 15 and usage.cached_tokens == 3
+
+
+@pytest.mark.parametrize("event_id", ["evt_1a2b_7", 'odd"id\\'])
+def test_audio_append_frame_is_the_event_as_json(event_id: str) -> None:
+    """The hand-written audio frame parses to exactly the event, ids escaped."""
+    audio = bytes(range(256)) * 19
+    frame = ev.input_audio_append_frame(audio, event_id)
+    assert json.loads(frame) == {
+        "type": "input_audio_buffer.append",
+        "audio": base64.b64encode(audio).decode(),
+        "event_id": event_id,
+    }
 
 
 @pytest.mark.parametrize("dialect", ["ga", "beta"])

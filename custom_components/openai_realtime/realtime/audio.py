@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from functools import cache
+import math
 
 import numpy as np
 import numpy.typing as npt
@@ -62,8 +63,8 @@ def rms_dbfs(samples: npt.NDArray[np.generic]) -> float:
     if len(samples) == 0:
         return -120.0
     as_float = samples.astype(np.float64)
-    rms = float(np.sqrt(np.mean(as_float * as_float)))
-    return max(-120.0, 20 * float(np.log10(max(rms, 1e-9) / 32768.0)))
+    mean_square = float(np.dot(as_float, as_float)) / len(as_float)
+    return max(-120.0, 10 * math.log10(max(mean_square, 1e-18) / 32768.0**2))
 
 
 def duration_ms(num_bytes: int, rate: int = SESSION_RATE, channels: int = 1) -> float:
@@ -111,8 +112,8 @@ def _filter_bank(up: int, down: int) -> FloatArray:
 class _Polyphase:
     """Streaming rational resampler: output n sits at input position n·down/up.
 
-    Small up-factors (16k<->24k, 8k->24k, 48k->24k…) compute every branch with one
-    matrix product; large ones (44.1k, 22.05k) gather only the outputs they need.
+    Small up-factors (16k<->24k, 8k->24k, 48k->24k…) run as one matrix product per
+    chunk; large ones (44.1k, 22.05k) gather only the outputs they need.
     """
 
     def __init__(self, src: int, dst: int) -> None:
@@ -120,9 +121,7 @@ class _Polyphase:
         self.up, self.down = ratio.numerator, ratio.denominator
         self.bank = _filter_bank(self.up, self.down)
         self.k = self.bank.shape[1]
-        # windows[i] = buffer[i : i+k] runs forwards; the filter taps run backwards.
-        self.bank_reversed = np.ascontiguousarray(self.bank[:, ::-1])
-        self._pick_cache: dict[tuple[int, int], npt.NDArray[np.intp]] = {}
+        self._weights: dict[int, FloatArray] = {}
         self.history: FloatArray = np.zeros(self.k - 1, dtype=np.float32)
         self.t = 0  # next output position, in 1/up input samples, from chunk start
 
@@ -131,7 +130,7 @@ class _Polyphase:
         end = self.up * len(x)
         count = 0 if self.t >= end else -(-(end - self.t) // self.down)
         if self.up <= 4:
-            out = self._by_branch(buffer, count)
+            out = self._by_block(buffer, count)
         else:
             out = self._by_gather(buffer, count)
         self.t += self.down * count - end
@@ -146,22 +145,40 @@ class _Polyphase:
         out: FloatArray = np.einsum("ij,ij->i", buffer[idx], self.bank[phase])
         return out
 
-    def _by_branch(self, buffer: FloatArray, count: int) -> FloatArray:
-        # Every branch at every input position in one BLAS call, then pick.
-        windows = np.lib.stride_tricks.sliding_window_view(buffer, self.k)
-        every = np.ascontiguousarray(windows) @ self.bank_reversed.T  # [base, phase]
-        return every.ravel()[self._picks(count)]
+    def _by_block(self, buffer: FloatArray, count: int) -> FloatArray:
+        """Every `up` outputs take `down` more inputs: block b's outputs are one
+        window of the buffer, starting at b·down, times a fixed weight matrix."""
+        if not count:
+            return np.zeros(0, dtype=np.float32)
+        weights = self.block_weights(self.t)
+        width = weights.shape[0]
+        blocks = -(-count // self.up)
+        need = (blocks - 1) * self.down + width
+        if len(buffer) < need:  # the last block's unused outputs reach past the end
+            buffer = np.concatenate((buffer, np.zeros(need - len(buffer), np.float32)))
+        # Overlapping windows as a view (no Python-level checks: this runs per
+        # chunk), copied once so the product runs in BLAS.
+        windows = np.ndarray(
+            (blocks, width), np.float32, buffer, 0, (4 * self.down, 4)
+        ).copy()
+        out: FloatArray = (windows @ weights).ravel()[:count]
+        return out
 
-    def _picks(self, count: int) -> npt.NDArray[np.intp]:
-        """Flat [base, phase] indices of the outputs; cached, as chunks repeat."""
-        key = (self.t, count)
-        picks = self._pick_cache.get(key)
-        if picks is None:
-            base, phase = np.divmod(self.t + self.down * np.arange(count), self.up)
-            picks = base * self.up + phase
-            if len(self._pick_cache) < 64:
-                self._pick_cache[key] = picks
-        return picks
+    def block_weights(self, t: int) -> FloatArray:
+        """The [window, up] matrix for blocks whose first output sits at t/up.
+
+        Output i of a block reads the window from offset_i = (t + i·down) // up,
+        through its branch (t + i·down) % up; the taps run backwards over time.
+        """
+        weights = self._weights.get(t)
+        if weights is None:
+            shifted = t + self.down * np.arange(self.up)
+            offsets, phases = np.divmod(shifted, self.up)
+            weights = np.zeros((int(offsets[-1]) + self.k, self.up), np.float32)
+            for i, (offset, phase) in enumerate(zip(offsets, phases, strict=True)):
+                weights[offset : offset + self.k, i] = self.bank[phase, ::-1]
+            self._weights[t] = weights  # t < down: a handful of matrices at most
+        return weights
 
     def flush(self) -> FloatArray:
         """Push the filter's delay line out with silence (end of stream)."""

@@ -28,7 +28,13 @@ from .errors import (
     SessionExpiredError,
     SessionNotStartedError,
 )
-from .events import ErrorEvent, ServerEvent, SessionCreated, parse_server_event
+from .events import (
+    ErrorEvent,
+    ServerEvent,
+    SessionCreated,
+    input_audio_append_frame,
+    parse_server_event,
+)
 
 if TYPE_CHECKING:
     from .endpoint import Endpoint
@@ -50,6 +56,10 @@ MAX_MESSAGE_SIZE = 16 * 1024 * 1024
 CLOSE_SESSION_EXPIRED = 1001
 CLOSE_INVALID_KEY = 3000
 CLOSE_BETA_DISABLED = 4000
+
+# One encoder for every client event (json.dumps builds a new one per call when
+# given separators).
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 
 _AUTH_CODES = frozenset({"invalid_api_key", "invalid_authentication", "unauthorized"})
 
@@ -128,7 +138,17 @@ class RealtimeConnection:
     async def send(self, event: dict[str, Any]) -> str:
         """Send one client event in order; return its event_id."""
         event_id = event.setdefault("event_id", self.next_event_id())
-        payload = json.dumps(event, separators=(",", ":"))
+        await self._write(_ENCODE(event))
+        return str(event_id)
+
+    async def send_audio(self, audio: bytes) -> str:
+        """Send `input_audio_buffer.append` with this audio; return its event_id."""
+        event_id = self.next_event_id()
+        await self._write(input_audio_append_frame(audio, event_id))
+        return event_id
+
+    async def _write(self, payload: str) -> None:
+        """One frame, in the order callers asked for them."""
         async with self._send_lock:
             if self._ws.closed:
                 raise ConnectionLostError(
@@ -141,7 +161,6 @@ class RealtimeConnection:
                     f"Sending to the realtime server failed: {err}",
                     code=self._ws.close_code,
                 ) from err
-        return str(event_id)
 
     async def receive(self) -> ServerEvent:
         """Return the next parsed server event, skipping frames that must be skipped.

@@ -221,12 +221,19 @@ def session_voice(session: Mapping[str, Any], dialect: Dialect) -> str | None:
     return voice if isinstance(voice, str) else None
 
 
-def input_audio_append(audio: bytes) -> JsonDict:
-    """Build `input_audio_buffer.append` (audio in the session's input format)."""
-    return {
-        "type": "input_audio_buffer.append",
-        "audio": base64.b64encode(audio).decode("ascii"),
-    }
+def input_audio_append_frame(audio: bytes, event_id: str) -> str:
+    """`input_audio_buffer.append` (audio in the session's input format) as its
+    JSON text, written directly.
+
+    Audio appends are nearly all the traffic a session sends (ten per second of
+    speech). Base64 needs no JSON escaping, so the JSON encoder's scan of every
+    character (a third of the send path's CPU) buys nothing here.
+    """
+    payload = base64.b64encode(audio).decode("ascii")
+    return (
+        '{"type":"input_audio_buffer.append","audio":"'
+        f'{payload}","event_id":{json.dumps(event_id)}}}'
+    )
 
 
 def input_audio_commit() -> JsonDict:

@@ -344,7 +344,9 @@ class RealtimeSession:
     async def append_audio(self, audio: bytes) -> None:
         """Append audio in the session's input format (24 kHz PCM16 by default)."""
         if audio:
-            await self._send(ev.input_audio_append(audio))
+            if self.error is not None:
+                raise self.error
+            await self.connection.send_audio(audio)
 
     async def commit(self, *, timeout: float = REQUEST_TIMEOUT) -> str:
         """Commit the input buffer as a user item; return the item id.
