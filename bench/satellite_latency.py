@@ -33,25 +33,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if __name__ == "__main__":
-    # Run through pytest, so Home Assistant comes up exactly as in the tests.
-    import pytest
+    from under_pytest import run  # bench/ is sys.path[0] when run as a script
 
-    sys.exit(
-        pytest.main(
-            [
-                __file__,
-                "-q",
-                "-s",
-                "-p",
-                "no:cacheprovider",
-                "--rootdir",
-                str(Path(__file__).resolve().parent.parent),
-                "--timeout=1800",
-                "-o",
-                "filterwarnings=ignore",
-            ]
-        )
-    )
+    sys.exit(run(__file__))
 from unittest.mock import patch
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -34,24 +34,9 @@ import time
 from typing import TYPE_CHECKING, Any, Self
 
 if __name__ == "__main__":
-    import pytest
+    from under_pytest import run  # bench/ is sys.path[0] when run as a script
 
-    sys.exit(
-        pytest.main(
-            [
-                __file__,
-                "-q",
-                "-s",
-                "-p",
-                "no:cacheprovider",
-                "--rootdir",
-                str(Path(__file__).resolve().parent.parent),
-                "--timeout=3600",
-                "-o",
-                "filterwarnings=ignore",
-            ]
-        )
-    )
+    sys.exit(run(__file__, timeout=3600))
 from unittest.mock import patch
 
 ROOT = Path(__file__).resolve().parent.parent

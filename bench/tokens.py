@@ -17,24 +17,9 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if __name__ == "__main__":
-    import pytest
+    from under_pytest import run  # bench/ is sys.path[0] when run as a script
 
-    sys.exit(
-        pytest.main(
-            [
-                __file__,
-                "-q",
-                "-s",
-                "-p",
-                "no:cacheprovider",
-                "--rootdir",
-                str(Path(__file__).resolve().parent.parent),
-                "--timeout=1800",
-                "-o",
-                "filterwarnings=ignore",
-            ]
-        )
-    )
+    sys.exit(run(__file__))
 import asyncio
 import logging
 from unittest.mock import patch
