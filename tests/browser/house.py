@@ -16,23 +16,13 @@ import json
 import os
 from pathlib import Path
 import shutil
-import subprocess
-import sys
 from typing import Any
 import wave
 
 import aiohttp
 
 from realtime_emulator import speech
-from tests.system.house import (
-    DevHouse,
-    free_ports,
-    listening,
-    logs_on_failure,
-    processes_stopped_after,
-    spawn,
-    wait_for,
-)
+from tests.system.house import DevHouse, start_dev_house
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -88,41 +78,7 @@ def write_wav(path: Path, utterances: list[tuple[float, str]], seconds: float) -
 @contextmanager
 def develop_house(tmp_path: Path, *emulator_args: str) -> Iterator[DevHouse]:
     """The develop house with its frontend, seeded and ready; stopped afterwards."""
-    ha_port, emulator_port = free_ports(2)
-    config = tmp_path / "config"
-    house = DevHouse(
-        f"http://127.0.0.1:{ha_port}",
-        tmp_path / "token",
-        f"http://127.0.0.1:{emulator_port}/v1",
-    )
-    house.logs = [tmp_path / "hass.log", tmp_path / "emulator.log"]
-    with processes_stopped_after() as processes, logs_on_failure(house.logs):
-        spawn(
-            processes,
-            tmp_path / "emulator.log",
-            *("-m", "realtime_emulator", "--port", str(emulator_port)),
-            *emulator_args,
-        )
-        subprocess.run(  # noqa: S603 - our own scripts
-            [
-                sys.executable,
-                str(ROOT / "scripts/dev_config.py"),
-                "write",
-                *("--config", str(config), "--port", str(ha_port)),
-                *("--token-file", str(house.token_file)),
-                *("--emulator-url", house.emulator_url),
-            ],
-            check=True,
-            timeout=30,
-        )
-        wait_for(lambda: listening(emulator_port), processes, "the emulator")
-        spawn(
-            processes,
-            tmp_path / "hass.log",
-            *(str(ROOT / "scripts/dev_config.py"), "hass", "--config", str(config)),
-        )
-        wait_for((config / "dev_seed.ready").exists, processes, "the seed")
-        yield house
+    yield from start_dev_house(tmp_path, *emulator_args, frontend=True)
 
 
 class HomeAssistantSocket:

@@ -187,8 +187,19 @@ def spawn(
     return process
 
 
-def start_dev_house(tmp_path: Path) -> Iterator[DevHouse]:
-    """The develop house in tmp_path, seeded and ready; stopped afterwards."""
+# As fast as it goes: no pacing and no model delay, so a response sent ahead of its
+# commit would answer empty speech (it once did).
+FAST_EMULATOR = ("--pacing", "fast", "--model-delay", "0")
+
+
+def start_dev_house(
+    tmp_path: Path, *emulator_args: str, frontend: bool = False
+) -> Iterator[DevHouse]:
+    """The develop house in tmp_path, seeded and ready; stopped afterwards.
+
+    The emulator is the develop one (its seeded key only) with `emulator_args`
+    (FAST_EMULATOR when none); `frontend` serves the web UI too (the browser tests).
+    """
     ha_port, emulator_port = free_ports(2)
     config = tmp_path / "config"
     house = DevHouse(
@@ -203,9 +214,7 @@ def start_dev_house(tmp_path: Path) -> Iterator[DevHouse]:
             tmp_path / "emulator.log",
             *(str(ROOT / "scripts/dev_config.py"), "emulator"),
             *("--port", str(emulator_port)),
-            # As fast as it goes: no pacing and no model delay, so a response
-            # sent ahead of its commit would answer empty speech (it once did).
-            *("--pacing", "fast", "--model-delay", "0"),
+            *(emulator_args or FAST_EMULATOR),
         )
         subprocess.run(  # noqa: S603 - our own scripts
             [
@@ -215,7 +224,7 @@ def start_dev_house(tmp_path: Path) -> Iterator[DevHouse]:
                 *("--config", str(config), "--port", str(ha_port)),
                 *("--token-file", str(house.token_file)),
                 *("--emulator-url", house.emulator_url),
-                "--no-frontend",
+                *(() if frontend else ("--no-frontend",)),
             ],
             check=True,
             timeout=TURN_TIMEOUT,
