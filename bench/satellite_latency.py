@@ -24,7 +24,6 @@ import asyncio
 from dataclasses import dataclass
 import itertools
 import json
-import logging
 import os
 from pathlib import Path
 import statistics
@@ -58,7 +57,7 @@ from homeassistant.setup import async_setup_component  # noqa: E402
 import pytest  # noqa: E402
 from pytest_homeassistant_custom_component.common import MockConfigEntry  # noqa: E402
 
-from bench.ha_setup import async_setup_ffmpeg  # noqa: E402
+from bench.ha_setup import as_in_production, async_setup_ffmpeg  # noqa: E402
 import custom_components.openai_realtime  # noqa: E402, F401
 from custom_components.openai_realtime.config_flow import DEFAULT_OPTIONS  # noqa: E402
 from realtime_emulator import EmulatorOptions, RealtimeEmulator, speech  # noqa: E402
@@ -260,7 +259,7 @@ async def test_satellite_latency(
     hass: HomeAssistant, enable_custom_integrations: None, hass_client: Any
 ) -> None:
     """Print the table (run as a script; the tests don't collect bench/)."""
-    logging.getLogger().setLevel(logging.ERROR)
+    as_in_production()
     no_file_cache = patch("homeassistant.components.tts.DEFAULT_CACHE", False)
     no_file_cache.start()
     emulator = RealtimeEmulator(

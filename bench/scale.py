@@ -2,6 +2,7 @@
 
     python bench/scale.py        (or: scripts/bench scale)
     BENCH_VOICE="1 10 25" BENCH_TYPED="1 25 50" BENCH_ROUNDS=3
+    BENCH_HA_PROMPT_CACHE=1   what-if: HA builds its Assist prompt once, not per turn
 
 N satellites stop speaking at the same moment (their audio streams at real time
 and ends together); N typed turns start together. The emulator runs in its own
@@ -23,7 +24,6 @@ import asyncio
 import contextlib
 import gc
 import itertools
-import logging
 import os
 from pathlib import Path
 import resource
@@ -60,7 +60,7 @@ from homeassistant.setup import async_setup_component  # noqa: E402
 import pytest  # noqa: E402
 from pytest_homeassistant_custom_component.common import MockConfigEntry  # noqa: E402
 
-from bench.ha_setup import async_setup_ffmpeg  # noqa: E402
+from bench.ha_setup import as_in_production, async_setup_ffmpeg  # noqa: E402
 import custom_components.openai_realtime  # noqa: E402, F401
 from custom_components.openai_realtime.bridge import tools, voice_turn  # noqa: E402
 from custom_components.openai_realtime.config_flow import DEFAULT_OPTIONS  # noqa: E402
@@ -276,6 +276,25 @@ async def _typed_round(hass: HomeAssistant, agent: str, n: int) -> list[float]:
     return list(await asyncio.gather(*(one() for _ in range(n))))
 
 
+def _cache_ha_static_prompt() -> None:
+    """What-if: HA's Assist API builds its static prompt (every exposed entity as
+    YAML) once, not on every turn, as HA could if it rebuilt it only when the
+    registries, the exposure settings or a name change. Nothing changes them
+    during this bench, so one build per API and assistant is what that gives."""
+    from homeassistant.components.homeassistant import llm as ha_llm
+
+    build = ha_llm.async_get_tools
+    built: dict[tuple[str, str | None], Any] = {}
+
+    def cached(hass: HomeAssistant, llm_context: Any, api_id: str) -> Any:
+        key = (api_id, llm_context.assistant)
+        if key not in built:
+            built[key] = build(hass, llm_context, api_id)
+        return built[key]
+
+    patch.object(ha_llm, "async_get_tools", cached).start()
+
+
 def _start_emulator() -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
@@ -327,8 +346,7 @@ def _our_share() -> list[float]:
 @pytest.mark.usefixtures("socket_enabled")
 async def test_scale(hass: HomeAssistant, enable_custom_integrations: None) -> None:
     """Print the table."""
-    asyncio.get_running_loop().set_debug(False)
-    logging.getLogger().setLevel(logging.ERROR)
+    as_in_production()
     if os.environ.get("BENCH_NO_SCHEMA_CACHE"):  # for a before/after ratio
         cache = tools._SCHEMAS  # noqa: SLF001
         convert = cache.parameters
@@ -338,6 +356,8 @@ async def test_scale(hass: HomeAssistant, enable_custom_integrations: None) -> N
             return convert(tool, serializer)
 
         patch.object(cache, "parameters", uncached).start()
+    if os.environ.get("BENCH_HA_PROMPT_CACHE"):  # what the HA change would give
+        _cache_ha_static_prompt()
     no_file_cache = patch("homeassistant.components.tts.DEFAULT_CACHE", False)
     no_file_cache.start()
     emulator = _start_emulator()

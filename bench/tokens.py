@@ -20,8 +20,6 @@ if __name__ == "__main__":
     from under_pytest import run  # bench/ is sys.path[0] when run as a script
 
     sys.exit(run(__file__))
-import asyncio
-import logging
 from unittest.mock import patch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +45,7 @@ from homeassistant.setup import async_setup_component  # noqa: E402
 import pytest  # noqa: E402
 from pytest_homeassistant_custom_component.common import MockConfigEntry  # noqa: E402
 
-from bench.ha_setup import async_setup_ffmpeg  # noqa: E402
+from bench.ha_setup import as_in_production, async_setup_ffmpeg  # noqa: E402
 import custom_components.openai_realtime  # noqa: E402, F401
 from custom_components.openai_realtime.config_flow import DEFAULT_OPTIONS  # noqa: E402
 from custom_components.openai_realtime.const import CONF_LLM_HASS_API  # noqa: E402
@@ -158,8 +156,7 @@ async def test_tokens(
     hass: HomeAssistant, enable_custom_integrations: None, size: int
 ) -> None:
     """Print the table's rows for a house of `size` exposed entities."""
-    asyncio.get_running_loop().set_debug(False)
-    logging.getLogger().setLevel(logging.ERROR)
+    as_in_production()
     no_file_cache = patch("homeassistant.components.tts.DEFAULT_CACHE", False)
     no_file_cache.start()
     emulator = RealtimeEmulator(

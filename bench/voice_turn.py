@@ -30,26 +30,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if __name__ == "__main__":
-    # Run through pytest, so Home Assistant comes up exactly as in the tests
-    # (the harness must load before any homeassistant module is imported).
-    import pytest
+    from under_pytest import run  # bench/ is sys.path[0] when run as a script
 
-    sys.exit(
-        pytest.main(
-            [
-                __file__,
-                "-q",
-                "-s",
-                "-p",
-                "no:cacheprovider",
-                "--rootdir",
-                str(Path(__file__).resolve().parent.parent),
-                "--timeout=1800",
-                "-o",
-                "filterwarnings=ignore",
-            ]
-        )
-    )
+    sys.exit(run(__file__))
 from unittest.mock import patch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +50,7 @@ from homeassistant.setup import async_setup_component  # noqa: E402
 import pytest  # noqa: E402
 from pytest_homeassistant_custom_component.common import MockConfigEntry  # noqa: E402
 
+from bench.ha_setup import as_in_production  # noqa: E402
 import custom_components.openai_realtime  # noqa: E402, F401
 from custom_components.openai_realtime.bridge import (  # noqa: E402
     voice_pipeline as runtime_module,
@@ -184,7 +168,7 @@ async def test_voice_turn_bench(
     """Measure and print the table (a benchmark, not a test: no assertions on time)."""
     # Only the table on the console: no setup chatter, no ffmpeg probe (no ffmpeg
     # is needed, the pipeline is asked for WAV).
-    logging.getLogger().setLevel(logging.ERROR)
+    as_in_production()
     logging.getLogger("haffmpeg").setLevel(logging.CRITICAL)
     no_file_cache = patch("homeassistant.components.tts.DEFAULT_CACHE", False)
     no_file_cache.start()

@@ -104,7 +104,9 @@ def decode(pcm: bytes, rate: int = 24000) -> str:
         chunk = samples[start * frame + trim : end * frame - trim]
         if len(chunk) < frame * 8:
             continue
-        size = 1 << 15
+        # Zero-padded to bins of at most 8 Hz: a peak within 4 Hz, against symbols
+        # 60 Hz apart (a finer FFT only costs the emulator's loop time).
+        size = 1 << max(len(chunk), rate // 8).bit_length()
         spectrum = np.abs(np.fft.rfft(chunk * np.hanning(len(chunk)), size))
         peak = float(np.argmax(spectrum)) * rate / size
         index = round((peak - BASE_HZ) / STEP_HZ)
