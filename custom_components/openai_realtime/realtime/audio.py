@@ -158,7 +158,7 @@ class _Polyphase:
             buffer = np.concatenate((buffer, np.zeros(need - len(buffer), np.float32)))
         # Overlapping windows as a view (no Python-level checks: this runs per
         # chunk), copied once so the product runs in BLAS.
-        windows = np.ndarray(
+        windows: FloatArray = np.ndarray(
             (blocks, width), np.float32, buffer, 0, (4 * self.down, 4)
         ).copy()
         out: FloatArray = (windows @ weights).ravel()[:count]
