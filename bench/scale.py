@@ -3,6 +3,8 @@
     python bench/scale.py        (or: scripts/bench scale)
     BENCH_VOICE="1 10 25" BENCH_TYPED="1 25 50" BENCH_ROUNDS=3
     BENCH_HA_PROMPT_CACHE=1   what-if: HA builds its Assist prompt once, not per turn
+    BENCH_PROFILE=tottime [BENCH_PROFILE_OUT=file]   profile 50 typed turns (or
+    25 voice turns with BENCH_PROFILE_VOICE=1); BENCH_SLOW=1 lists slow callbacks
 
 N satellites stop speaking at the same moment (their audio streams at real time
 and ends together); N typed turns start together. The emulator runs in its own
@@ -453,6 +455,8 @@ async def test_scale(hass: HomeAssistant, enable_custom_integrations: None) -> N
             profile.disable()
             stats = pstats.Stats(profile)
             stats.sort_stats(os.environ["BENCH_PROFILE"]).print_stats(40)
+            if out := os.environ.get("BENCH_PROFILE_OUT"):  # for pstats or a split
+                stats.dump_stats(out)
         for n in TYPED:
             lengths, lags, cpu = [], [], 0.0
             for _ in range(ROUNDS):
