@@ -188,6 +188,15 @@ def test_block_product_equals_gathering_each_output(src: int, dst: int) -> None:
         np.testing.assert_allclose(by_block.process(chunk), expected, atol=0.02)
 
 
+def test_float64_input_resamples_like_float32() -> None:
+    """The block product reads its buffer's memory as float32: other dtypes are
+    converted, not reinterpreted."""
+    signal = _noise(16000, 1).astype(np.float64)
+    as_float32 = audio._Polyphase(16000, 24000).process(signal.astype(np.float32))
+    as_float64 = audio._Polyphase(16000, 24000).process(signal)
+    np.testing.assert_allclose(as_float64, as_float32, atol=0.02)
+
+
 def test_same_rate_mono_passes_through() -> None:
     """No work when nothing needs converting."""
     converter = audio.StreamResampler(24000, 24000)

@@ -126,7 +126,8 @@ class _Polyphase:
         self.t = 0  # next output position, in 1/up input samples, from chunk start
 
     def process(self, x: FloatArray) -> FloatArray:
-        buffer = np.concatenate((self.history, x))
+        # float32 throughout: _by_block reads the buffer's memory as float32.
+        buffer = np.concatenate((self.history, x), dtype=np.float32)
         end = self.up * len(x)
         count = 0 if self.t >= end else -(-(end - self.t) // self.down)
         if self.up <= 4:
